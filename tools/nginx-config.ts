@@ -1,0 +1,94 @@
+/**
+ * Renders nginx/native.conf.template. The one renderer for both tools/nginx.sh (through the CLI
+ * below) and tests/support/nginx.ts, so tests run the same edge config as the local stack.
+ *
+ * CLI: node -r ts-node/register/transpile-only tools/nginx-config.ts \
+ *        --prefix DIR --log-dir DIR --listen 127.0.0.1:8080 --conn-limit 1000 --upstreams "8081 8082"
+ * writes DIR/nginx.conf and prints its path.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export interface NginxConfigOptions {
+  /** Absolute directory for the pid file, temp dirs and the rendered nginx.conf. */
+  prefix: string;
+  /** Absolute directory for nginx-error.log and nginx-access.log. */
+  logDir: string;
+  /** nginx `listen` value, e.g. `127.0.0.1:8080`. */
+  listen: string;
+  /** Gateway ports on 127.0.0.1. */
+  upstreamPorts: readonly number[];
+  connLimitPerIp: number;
+}
+
+export const TEMPLATE_PATH = resolve(__dirname, '..', 'nginx', 'native.conf.template');
+
+export function renderNginxConfig(options: NginxConfigOptions, template = readFileSync(TEMPLATE_PATH, 'utf8')): string {
+  if (options.upstreamPorts.length === 0) {
+    throw new Error('nginx needs at least one upstream gateway port');
+  }
+  for (const port of options.upstreamPorts) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid upstream port: ${port}`);
+  }
+  const values: Record<string, string> = {
+    PREFIX: options.prefix,
+    LOG_DIR: options.logDir,
+    LISTEN: options.listen,
+    CONN_LIMIT_PER_IP: String(options.connLimitPerIp),
+    UPSTREAM_SERVERS: options.upstreamPorts
+      .map((port) => `        server 127.0.0.1:${port} max_fails=1 fail_timeout=2s;`)
+      .join('\n'),
+  };
+  return template.replace(/\{\{([A-Z_]+)\}\}/g, (_match, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`unknown placeholder {{${name}}} in ${TEMPLATE_PATH}`);
+    return value;
+  });
+}
+
+/** Renders into `prefix/nginx.conf`, creating the temp dirs nginx expects; returns the file path. */
+export function writeNginxConfig(options: NginxConfigOptions): string {
+  for (const dir of ['temp', 'temp/client_body', 'temp/proxy', 'temp/fastcgi', 'temp/uwsgi', 'temp/scgi']) {
+    mkdirSync(join(options.prefix, dir), { recursive: true });
+  }
+  mkdirSync(options.logDir, { recursive: true });
+  const file = join(options.prefix, 'nginx.conf');
+  writeFileSync(file, renderNginxConfig(options));
+  return file;
+}
+
+function parseArgs(argv: readonly string[]): NginxConfigOptions {
+  const args = new Map<string, string>();
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = argv[i];
+    const value = argv[i + 1];
+    if (key === undefined || !key.startsWith('--') || value === undefined) {
+      throw new Error(`bad arguments near "${key ?? ''}"; expected --name value pairs`);
+    }
+    args.set(key.slice(2), value);
+  }
+  const required = (name: string): string => {
+    const value = args.get(name);
+    if (value === undefined) throw new Error(`missing --${name}`);
+    return value;
+  };
+  return {
+    prefix: resolve(required('prefix')),
+    logDir: resolve(required('log-dir')),
+    listen: required('listen'),
+    connLimitPerIp: Number(required('conn-limit')),
+    upstreamPorts: required('upstreams')
+      .split(/[\s,]+/)
+      .filter(Boolean)
+      .map(Number),
+  };
+}
+
+if (require.main === module) {
+  try {
+    process.stdout.write(`${writeNginxConfig(parseArgs(process.argv.slice(2)))}\n`);
+  } catch (error) {
+    console.error(`nginx-config: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
+}
