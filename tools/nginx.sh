@@ -82,10 +82,10 @@ stop() {
   local pid i
   if ! pid="$(running_pid)"; then
     rm -f "$PID_DIR/nginx.pid"
-    info "nginx: not running"
+    info "not running"
     return 0
   fi
-  info "nginx: stopping pid $pid"
+  info "stopping pid $pid"
   # SIGTERM is nginx's fast shutdown; SIGQUIT would wait for every WebSocket to close.
   kill -TERM "$pid"
   for ((i = 0; i < 100; i++)); do
@@ -94,7 +94,7 @@ stop() {
   done
   kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
   rm -f "$PID_DIR/nginx.pid" "$PID_FILE"
-  info "nginx: stopped"
+  info "stopped"
 }
 
 case "${1:-}" in

@@ -68,3 +68,17 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "$@" ||
     die "apt-get install $* failed; install it manually"
 }
+
+# jwt_secret: $JWT_SECRET, else a dev secret generated once into $RUN_DIR/jwt-secret and reused,
+# so tokens minted by tools/token.ts stay valid across stack restarts.
+jwt_secret() {
+  if [[ -n "${JWT_SECRET:-}" ]]; then
+    echo "$JWT_SECRET"
+    return 0
+  fi
+  local file="$RUN_DIR/jwt-secret"
+  if [[ ! -s "$file" ]]; then
+    (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '\n=' >"$file")
+  fi
+  cat "$file"
+}
