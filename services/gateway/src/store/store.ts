@@ -1,0 +1,77 @@
+/**
+ * The gateway's durable state, behind one narrow port: mailboxes (accepted, unacknowledged
+ * messages per recipient), idempotency records and presence leases. Two implementations:
+ * Redis (store/redis.ts, the product) and memory (store/memory.ts, embedded mode and unit tests),
+ * both held to one contract suite (store/store.contract.ts).
+ */
+
+/** A message as stored in the recipient's mailbox and carried on the bus. */
+export interface StoredMessage {
+  id: string;
+  from: string;
+  to: string;
+  body: string;
+  ts: number;
+  /** The recipient's sequence number: strictly increasing per recipient, assigned at accept. */
+  seq: number;
+}
+
+export interface AcceptRequest {
+  id: string;
+  from: string;
+  to: string;
+  body: string;
+  ts: number;
+  /** Idempotency key, scoped to the sender, remembered for `idempotencyTtlSeconds`. */
+  cid?: string;
+}
+
+export type AcceptResult =
+  /** Stored. `online` tells whether the recipient held a live session lease at that instant. */
+  | { kind: 'stored'; message: StoredMessage; online: boolean }
+  /** The sender used this cid before: the first send's answer, nothing stored again. */
+  | { kind: 'duplicate'; id: string; ts: number; status: 'sent' | 'queued' }
+  | { kind: 'mailbox_full' };
+
+export type OpenSessionResult = { kind: 'opened' } | { kind: 'too_many_connections' };
+
+export interface SessionRef {
+  user: string;
+  sessionId: string;
+}
+
+export interface StoreLimits {
+  mailboxMax: number;
+  mailboxRetentionSeconds: number;
+  idempotencyTtlSeconds: number;
+  presenceLeaseMs: number;
+  maxConnectionsPerUser: number;
+}
+
+export interface MailboxStore {
+  /** Atomically: idempotency check, next sequence number, append to mailbox, presence check. */
+  accept(request: AcceptRequest): Promise<AcceptResult>;
+  /**
+   * Rewrites the status remembered for a cid (a `sent` that could not be published becomes
+   * `queued`), so that repeats answer what the first send answered.
+   */
+  settleStatus(from: string, cid: string, status: 'sent' | 'queued'): Promise<void>;
+  /** Up to `limit` messages with seq above `afterSeq`, oldest first. */
+  readMailbox(user: string, afterSeq: number, limit: number): Promise<StoredMessage[]>;
+  /** Removes these ids from the user's own mailbox; unknown ids are ignored. Cost per id is O(log n). */
+  ack(user: string, ids: readonly string[]): Promise<void>;
+  /** Number of messages waiting in the user's mailbox. */
+  mailboxDepth(user: string): Promise<number>;
+
+  /** Registers a session with a fresh lease, unless the user already holds the maximum. */
+  openSession(session: SessionRef, gatewayId: string): Promise<OpenSessionResult>;
+  /** Extends the leases of many sessions in one round trip. */
+  renewSessions(sessions: readonly SessionRef[], gatewayId: string): Promise<void>;
+  closeSession(session: SessionRef, gatewayId: string): Promise<void>;
+  /** Which of these users hold at least one unexpired lease. Duplicates allowed. */
+  presence(users: readonly string[]): Promise<Map<string, boolean>>;
+
+  /** Cheap reachability check for /readyz. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
