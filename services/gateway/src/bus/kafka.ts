@@ -1,0 +1,252 @@
+/**
+ * The Kafka MessageBus: every gateway produces to one topic keyed by recipient and consumes the
+ * whole topic in a consumer group of its own (`postbox-gw-<gatewayId>-<bootId>`). The group is
+ * new on every boot and never commits: nothing old is replayed after a restart (Redis holds
+ * what was missed) and nothing is left behind to clean up.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  Kafka,
+  logLevel,
+  Partitioners,
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type Producer,
+} from 'kafkajs';
+import type { Logger } from '@postbox/logger';
+import type { StoredMessage } from '../store/store';
+import type { BusHandler, MessageBus } from './bus';
+import { pinoLogCreator } from './kafka-log';
+import { PublishQueue, BusUnavailableError } from './publish-queue';
+import { decodeRecord, encodeRecord, type OutboundRecord } from './record';
+
+export interface KafkaBusOptions {
+  brokers: string[];
+  clientId: string;
+  topic: string;
+  partitions: number;
+  replicationFactor: number;
+  gatewayId: string;
+  lingerMs: number;
+  batchMax: number;
+  logger: Logger;
+}
+
+const MAX_PENDING_PUBLISHES = 10_000;
+const FAIL_FAST_MS = 1_000;
+const STOP_FLUSH_MS = 5_000;
+const JOIN_TIMEOUT_MS = 30_000;
+
+type TopicOffsets = Map<number, string>;
+
+export class KafkaBus implements MessageBus {
+  private readonly admin: Admin;
+  private readonly producer: Producer;
+  private readonly consumer: Consumer;
+  private readonly queue: PublishQueue;
+  private readonly log: Logger;
+  private handler: BusHandler | undefined;
+  private started = false;
+  private stopping: Promise<void> | undefined;
+  private producerConnected = false;
+  private consuming = false;
+  /** Start offsets to pin at the first group join; see `start`. */
+  private pinOnJoin: { offsets: TopicOffsets; joined: () => void } | undefined;
+  private onFatalCrash: ((error: Error) => void) | undefined;
+
+  constructor(private readonly options: KafkaBusOptions) {
+    this.log = options.logger.child({ component: 'bus', topic: options.topic });
+    const kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      connectionTimeout: 3_000,
+      // A dead broker must fail a send within seconds, not after kafkajs' default ~30 s of retries.
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 },
+      logLevel: logLevel.WARN,
+      logCreator: pinoLogCreator(this.log),
+    });
+    this.admin = kafka.admin();
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1, // kafkajs requires it for idempotence; it is also what keeps order
+      createPartitioner: Partitioners.DefaultPartitioner, // Java-compatible murmur2 on the key
+    });
+    const bootId = randomBytes(6).toString('hex');
+    this.consumer = kafka.consumer({
+      groupId: `postbox-gw-${options.gatewayId}-${bootId}`,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      maxWaitTimeInMs: 20,
+      minBytes: 1,
+      // Retriable crashes (broker restart) restart the consumer; it rejoins and reads from latest.
+      retry: { retries: 3, initialRetryTime: 300, maxRetryTime: 3_000, restartOnFailure: async () => true },
+    });
+    this.queue = new PublishQueue((records) => this.send(records), {
+      lingerMs: options.lingerMs,
+      batchMax: options.batchMax,
+      maxPending: MAX_PENDING_PUBLISHES,
+      failFastMs: FAIL_FAST_MS,
+    });
+    this.trackConnections();
+  }
+
+  /**
+   * Resolves once this gateway's consumer has joined its group with its start offsets pinned, so
+   * any publish made after `start` resolves is delivered here. kafkajs alone resolves `latest`
+   * lazily at the first fetch, after `run` returns: a record produced in between would be
+   * skipped. So the topic's end offsets are read before joining and, at the join, every assigned
+   * partition is seeked to them (the seek is applied before the first fetch).
+   */
+  async start(handler: BusHandler): Promise<void> {
+    if (this.started) throw new Error('KafkaBus.start called twice');
+    this.started = true;
+    this.handler = handler;
+    try {
+      await this.admin.connect();
+      await this.ensureTopic();
+      await this.producer.connect();
+      await this.consumer.connect();
+      await this.consumer.subscribe({ topic: this.options.topic, fromBeginning: false });
+      const offsets = await this.endOffsets();
+      const joined = this.waitForFirstJoin(offsets);
+      await this.consumer.run({ autoCommit: false, eachBatch: (payload) => this.onBatch(payload) });
+      await joined;
+      this.log.info({ partitions: offsets.size }, 'bus started');
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  publish(message: StoredMessage): Promise<void> {
+    // After stop the queue itself refuses, with the clearer reason.
+    if (!this.producerConnected && this.stopping === undefined) {
+      const reason = this.started ? 'bus producer is not connected' : 'bus not started';
+      return Promise.reject(new BusUnavailableError(reason));
+    }
+    return this.queue.enqueue(encodeRecord(message));
+  }
+
+  isReady(): boolean {
+    return this.producerConnected && this.consuming && !this.queue.isFailing() && this.stopping === undefined;
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.queue.close(new BusUnavailableError('bus stopped'));
+    await this.queue.flush(STOP_FLUSH_MS);
+    // Each disconnect is attempted even if another fails: a half-stopped bus leaks sockets.
+    const results = await Promise.allSettled([
+      this.producer.disconnect(),
+      this.consumer.disconnect(), // leaves the group at once instead of waiting for the session timeout
+      this.admin.disconnect(),
+    ]);
+    for (const result of results) {
+      if (result.status === 'rejected') this.log.warn({ err: result.reason }, 'bus disconnect failed');
+    }
+    this.consuming = false;
+    this.producerConnected = false;
+  }
+
+  private async send(records: OutboundRecord[]): Promise<void> {
+    await this.producer.send({ topic: this.options.topic, acks: -1, messages: records });
+  }
+
+  private async ensureTopic(): Promise<void> {
+    const { topic, partitions, replicationFactor } = this.options;
+    // Returns false when the topic exists; two gateways racing to create it both succeed.
+    const created = await this.admin.createTopics({
+      topics: [{ topic, numPartitions: partitions, replicationFactor }],
+      waitForLeaders: true,
+    });
+    if (created) this.log.info({ partitions, replicationFactor }, 'bus topic created');
+  }
+
+  private async endOffsets(): Promise<TopicOffsets> {
+    const offsets = await this.admin.fetchTopicOffsets(this.options.topic);
+    return new Map(offsets.map((o) => [o.partition, o.high]));
+  }
+
+  private waitForFirstJoin(offsets: TopicOffsets): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => fail(new Error(`consumer did not join within ${JOIN_TIMEOUT_MS} ms`)), JOIN_TIMEOUT_MS);
+      const done = (): void => {
+        clearTimeout(timer);
+        this.pinOnJoin = undefined;
+        this.onFatalCrash = undefined;
+      };
+      const fail = (error: Error): void => {
+        done();
+        reject(error);
+      };
+      this.pinOnJoin = { offsets, joined: () => (done(), resolve()) };
+      this.onFatalCrash = fail;
+    });
+  }
+
+  /** Runs synchronously inside kafkajs' join, before the first fetch: seeks land in time. */
+  private pinStartOffsets(assignment: Record<string, number[] | undefined>): void {
+    const pin = this.pinOnJoin;
+    if (pin === undefined) return;
+    for (const partition of assignment[this.options.topic] ?? []) {
+      const offset = pin.offsets.get(partition);
+      // A partition added after we read the offsets starts at kafkajs' own `latest`.
+      if (offset !== undefined) this.consumer.seek({ topic: this.options.topic, partition, offset });
+    }
+    pin.joined();
+  }
+
+  private trackConnections(): void {
+    const { producer, consumer } = this;
+    producer.on(producer.events.CONNECT, () => (this.producerConnected = true));
+    producer.on(producer.events.DISCONNECT, () => (this.producerConnected = false));
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      this.consuming = true;
+      try {
+        this.pinStartOffsets(event.payload.memberAssignment);
+      } catch (error) {
+        // A throw here would surface inside kafkajs' join; report it through start() instead.
+        this.onFatalCrash?.(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+    consumer.on(consumer.events.DISCONNECT, () => (this.consuming = false));
+    consumer.on(consumer.events.STOP, () => (this.consuming = false));
+    consumer.on(consumer.events.CRASH, (event) => {
+      this.consuming = false;
+      const { error, restart } = event.payload;
+      if (restart) {
+        this.log.warn({ err: error }, 'bus consumer crashed; kafkajs restarts it');
+      } else {
+        // Not retriable: the consumer stays down and /readyz reports it until the process restarts.
+        this.log.error({ err: error }, 'bus consumer crashed and will not restart');
+        this.onFatalCrash?.(error);
+      }
+    });
+  }
+
+  private async onBatch({ batch, heartbeat }: EachBatchPayload): Promise<void> {
+    const messages: StoredMessage[] = [];
+    for (const record of batch.messages) {
+      const decoded = decodeRecord(record.value);
+      if (decoded.ok) {
+        messages.push(decoded.message);
+      } else {
+        this.log.warn({ partition: batch.partition, offset: record.offset, reason: decoded.reason }, 'malformed bus record skipped');
+      }
+    }
+    if (messages.length > 0 && this.handler !== undefined) {
+      try {
+        this.handler(messages);
+      } catch (error) {
+        // Not retried: redelivering the batch would repeat what was written; the mailbox has it.
+        this.log.error({ err: error, count: messages.length }, 'bus handler failed');
+      }
+    }
+    await heartbeat();
+  }
+}
