@@ -1,0 +1,87 @@
+/**
+ * Getting messages onto sockets: the mailbox snapshot after `welcome`, then live messages from
+ * the bus. The hand-over between the two is where messages get lost or doubled, so:
+ * - the session's lease is registered before the first page is read, so every message accepted
+ *   after that point is also published live, and every one accepted before is in the mailbox;
+ * - while syncing, live messages are not written, but the highest such seq is remembered and the
+ *   sync keeps reading until it has passed it (a live message may be consumed before the Redis
+ *   reply of the page that would contain it is processed);
+ * - once live, a message whose seq is at or below the last one written from the mailbox was in
+ *   the snapshot and is skipped. Messages from different senders may arrive out of seq order
+ *   (different gateways publish them), so nothing else is skipped.
+ */
+import { type MessageFrame, CloseCode, CloseReason } from '@postbox/protocol';
+import type { Logger } from '@postbox/logger';
+import type { GatewayMetrics } from './metrics';
+import type { Session } from './session';
+import type { SessionRegistry } from './sessions';
+import type { MailboxStore, StoredMessage } from './store/store';
+
+export interface DeliverySettings {
+  pageSize: number;
+  /** Wait for the socket to drain before reading the next page above this many buffered bytes. */
+  lowWaterBytes: number;
+}
+
+export class Delivery {
+  constructor(
+    private readonly store: MailboxStore,
+    private readonly sessions: SessionRegistry,
+    private readonly metrics: GatewayMetrics,
+    private readonly logger: Logger,
+    private readonly settings: DeliverySettings,
+  ) {}
+
+  /** Writes the mailbox in pages, then `synced`, then switches the session to live. */
+  async sync(session: Session): Promise<void> {
+    const { pageSize, lowWaterBytes } = this.settings;
+    let first = true;
+    try {
+      for (;;) {
+        const page = await this.store.readMailbox(session.user, session.syncedSeq, pageSize);
+        if (!session.isOpen) return;
+        if (first) this.metrics.mailboxSnapshot.observe(page.length < pageSize ? page.length : pageSize);
+        first = false;
+        for (const message of page) {
+          session.write(toFrame(message));
+          session.syncedSeq = message.seq;
+        }
+        this.metrics.deliveredMailbox.inc(page.length);
+        if (page.length < pageSize && session.missedLiveSeq <= session.syncedSeq) break;
+        if (session.isBackedUp(lowWaterBytes)) await session.waitForDrain();
+        if (!session.isOpen) return;
+      }
+      session.state = 'live';
+      session.write({ type: 'synced' });
+    } catch (error) {
+      this.logger.warn({ err: error, user: session.user, session: session.id }, 'mailbox sync failed');
+      session.close(CloseCode.InternalError, CloseReason.Internal);
+    }
+  }
+
+  /** A batch from the bus: write each message to this gateway's sessions of its recipient. */
+  onBusMessages = (messages: readonly StoredMessage[]): void => {
+    const now = Date.now();
+    for (const message of messages) {
+      this.metrics.busLag.observe((now - message.ts) / 1000);
+      const sessions = this.sessions.sessionsOf(message.to);
+      if (sessions === undefined) continue;
+      let text: string | undefined;
+      for (const session of sessions) {
+        if (session.state === 'syncing') {
+          if (message.seq > session.missedLiveSeq) session.missedLiveSeq = message.seq;
+        } else if (session.state === 'live' && message.seq > session.syncedSeq) {
+          text ??= JSON.stringify(toFrame(message));
+          if (session.write(text)) {
+            this.metrics.deliveredLive.inc();
+            this.metrics.deliveryLatency.observe((Date.now() - message.ts) / 1000);
+          }
+        }
+      }
+    }
+  };
+}
+
+function toFrame(message: StoredMessage): MessageFrame {
+  return { type: 'message', id: message.id, from: message.from, to: message.to, body: message.body, ts: message.ts };
+}

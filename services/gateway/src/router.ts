@@ -1,0 +1,165 @@
+/**
+ * Client frames → work and answers. Every answer goes through `session.answerInOrder`, so a
+ * connection's answers keep the order of its frames; the work starts as the frame arrives, so
+ * Redis sees a connection's sends in order and assigns their seqs in order.
+ */
+import {
+  CloseCode,
+  CloseReason,
+  ErrorCode,
+  parseClientFrame,
+  type AckFrame,
+  type DeliveryStatus,
+  type ErrorFrame,
+  type PresenceQueryFrame,
+  type SendFrame,
+  type ServerFrame,
+} from '@postbox/protocol';
+import type { Logger } from '@postbox/logger';
+import type { MessageBus } from './bus/bus';
+import type { MonotonicUlid } from './ids';
+import type { GatewayMetrics } from './metrics';
+import type { Session } from './session';
+import type { MailboxStore } from './store/store';
+
+export interface RouterSettings {
+  maxBodyBytes: number;
+}
+
+export class Router {
+  constructor(
+    private readonly store: MailboxStore,
+    private readonly bus: MessageBus,
+    private readonly ids: MonotonicUlid,
+    private readonly metrics: GatewayMetrics,
+    private readonly logger: Logger,
+    private readonly settings: RouterSettings,
+  ) {}
+
+  /** A text frame, or `undefined` for a binary one (refused as `invalid_frame`). */
+  handle(session: Session, text: string | undefined): void {
+    if (text === undefined) {
+      this.refuseInvalid(session, error(ErrorCode.InvalidFrame, 'frames are JSON in WebSocket text frames'));
+      return;
+    }
+    const parsed = parseClientFrame(text, { maxBytes: this.settings.maxBodyBytes });
+    if (!parsed.ok) {
+      const frame = error(parsed.error.code, parsed.error.message, parsed.error.cid);
+      if (parsed.error.code === ErrorCode.TooLarge) this.answerError(session, frame);
+      else this.refuseInvalid(session, frame);
+      return;
+    }
+    const frame = parsed.frame;
+    this.metrics.framesIn.labels(frame.type).inc();
+    switch (frame.type) {
+      case 'send':
+        return this.send(session, frame, text.length);
+      case 'ack':
+        return this.ack(session, frame);
+      case 'presence':
+        return session.answerInOrder(this.presence(frame));
+      case 'ping':
+        return session.answerInOrder({ type: 'pong', ts: Date.now() });
+    }
+  }
+
+  private send(session: Session, frame: SendFrame, size: number): void {
+    if (!session.budget.take(size, Date.now())) {
+      this.answerError(session, error(ErrorCode.RateLimited, 'too many sends: slow down and retry', frame.cid));
+      return;
+    }
+    session.answerInOrder(this.accept(session, frame));
+  }
+
+  private async accept(session: Session, frame: SendFrame): Promise<ServerFrame> {
+    const { id, ts } = this.ids.next(Date.now());
+    const cid = frame.cid;
+    const request = { id, ts, from: session.user, to: frame.to, body: frame.body, cid };
+    const started = performance.now();
+    let result;
+    try {
+      result = await this.store.accept(request);
+    } catch (err) {
+      this.logger.warn({ err, user: session.user }, 'accept failed: store unavailable');
+      return this.countError(error(ErrorCode.Unavailable, 'message store unavailable: not accepted, retry later', cid));
+    } finally {
+      this.metrics.acceptLatency.observe((performance.now() - started) / 1000);
+    }
+    switch (result.kind) {
+      case 'mailbox_full':
+        return this.countError(error(ErrorCode.MailboxFull, `${frame.to} has too many undelivered messages`, cid));
+      case 'duplicate':
+        this.metrics.acceptedDuplicate.inc();
+        return withCid({ type: 'accepted', id: result.id, ts: result.ts, status: result.status }, cid);
+      case 'stored': {
+        const status: DeliveryStatus = result.online && (await this.publish(result.message)) ? 'sent' : 'queued';
+        if (status === 'queued' && result.online && cid !== undefined) {
+          await this.store.settleStatus(session.user, cid, 'queued').catch((err: unknown) => {
+            this.logger.warn({ err }, 'could not record queued status for a cid');
+          });
+        }
+        (status === 'sent' ? this.metrics.acceptedSent : this.metrics.acceptedQueued).inc();
+        return withCid({ type: 'accepted', id, ts, status }, cid);
+      }
+    }
+  }
+
+  /** True once the bus acknowledged; false when it could not (the message waits in the mailbox). */
+  private async publish(message: Parameters<MessageBus['publish']>[0]): Promise<boolean> {
+    if (!this.bus.isReady()) return false;
+    const started = performance.now();
+    try {
+      await this.bus.publish(message);
+      this.metrics.publishLatency.observe((performance.now() - started) / 1000);
+      return true;
+    } catch (err) {
+      this.metrics.publishFailures.inc();
+      this.logger.warn({ err }, 'publish failed: message stays queued in the mailbox');
+      return false;
+    }
+  }
+
+  private ack(session: Session, frame: AckFrame): void {
+    this.metrics.acks.inc(frame.ids.length);
+    this.store.ack(session.user, frame.ids).catch((err: unknown) => {
+      // Acks have no reply; an ack lost here only means a redelivery on the next connection.
+      this.logger.warn({ err, user: session.user }, 'ack failed');
+    });
+  }
+
+  private async presence(frame: PresenceQueryFrame): Promise<ServerFrame> {
+    try {
+      const online = await this.store.presence(frame.users);
+      const users: Record<string, boolean> = {};
+      for (const user of frame.users) users[user] = online.get(user) === true;
+      return { type: 'presence', users };
+    } catch (err) {
+      this.logger.warn({ err }, 'presence query failed');
+      return this.countError(error(ErrorCode.Unavailable, 'presence store unavailable, retry later'));
+    }
+  }
+
+  private refuseInvalid(session: Session, frame: ErrorFrame): void {
+    this.answerError(session, frame);
+    if (session.invalidFrames.exceeded(Date.now())) {
+      session.close(CloseCode.PolicyViolation, CloseReason.InvalidFrames);
+    }
+  }
+
+  private answerError(session: Session, frame: ErrorFrame): void {
+    session.answerInOrder(this.countError(frame));
+  }
+
+  private countError(frame: ErrorFrame): ErrorFrame {
+    this.metrics.errors.labels(frame.code).inc();
+    return frame;
+  }
+}
+
+function error(code: ErrorFrame['code'], message: string, cid?: string): ErrorFrame {
+  return cid === undefined ? { type: 'error', code, message } : { type: 'error', code, message, cid };
+}
+
+function withCid<T extends { type: 'accepted' }>(frame: T, cid: string | undefined): T & { cid?: string } {
+  return cid === undefined ? frame : { ...frame, cid };
+}

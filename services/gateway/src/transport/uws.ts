@@ -1,0 +1,190 @@
+/**
+ * The one file that imports uWebSockets.js. It loads the native binary itself and refuses to run
+ * without it: the package's loader would otherwise fall back silently to a slow JS shim.
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type * as Uws from 'uWebSockets.js';
+import { CloseCode, CloseReason } from '@postbox/protocol';
+import type { Connection } from '../connection';
+
+export interface UpgradeRequest {
+  url: string;
+  authorization: string;
+  origin: string | undefined;
+  queryToken: string;
+  remoteAddress: string;
+}
+
+export type UpgradeDecision<T> =
+  | { accept: true; context: T }
+  | { accept: false; status: number; body: Record<string, string> };
+
+export interface HttpReply {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+export interface TransportHandlers<T> {
+  /** Decides the upgrade before any WebSocket exists. */
+  authorize(request: UpgradeRequest): Promise<UpgradeDecision<T>>;
+  /** The client went away after `authorize` accepted but before the upgrade completed. */
+  abandoned(context: T): void;
+  open(context: T, conn: Connection): void;
+  /** `text` is undefined for a binary frame. */
+  message(context: T, text: string | undefined): void;
+  drain(context: T): void;
+  close(context: T, code: number): void;
+  http: Record<string, () => Promise<HttpReply> | HttpReply>;
+}
+
+export interface TransportSettings {
+  host: string;
+  port: number;
+  maxFrameBytes: number;
+  maxBufferedBytes: number;
+  idleTimeoutSeconds: number;
+}
+
+export interface Transport {
+  port: number;
+  /** Stops accepting connections; open ones stay until closed. */
+  stopListening(): void;
+}
+
+interface UserData<T> {
+  context: T;
+}
+
+export function loadNativeUws(): typeof Uws {
+  const packageDir = path.dirname(require.resolve('uWebSockets.js/package.json'));
+  const binary = path.join(
+    packageDir,
+    'binaries',
+    `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`,
+  );
+  try {
+    return createRequire(__filename)(binary) as typeof Uws;
+  } catch (error) {
+    throw new Error(
+      `the native uWebSockets.js binary did not load (${binary}): ${String(error)}. ` +
+        'postbox will not run on the slow JS fallback; use Node 20 on linux-x64/arm64 and reinstall with npm ci.',
+    );
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK',
+  401: '401 Unauthorized',
+  403: '403 Forbidden',
+  404: '404 Not Found',
+  429: '429 Too Many Requests',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
+};
+
+export function startTransport<T>(settings: TransportSettings, handlers: TransportHandlers<T>): Promise<Transport> {
+  const uws = loadNativeUws();
+  const app = uws.App();
+  app.ws<UserData<T>>('/ws', {
+    // uWS drops a connection without a close frame past maxPayloadLength, so it gets a hard cap
+    // above ours, and frames between the two get the documented 1009.
+    maxPayloadLength: settings.maxFrameBytes * 4,
+    // uWS would drop frames silently past this; the session closes with 1013 well before.
+    maxBackpressure: settings.maxBufferedBytes * 2 + settings.maxFrameBytes,
+    closeOnBackpressureLimit: 0,
+    idleTimeout: settings.idleTimeoutSeconds,
+    sendPingsAutomatically: true,
+    upgrade: (res, req, socketContext) => upgrade(res, req, socketContext, handlers),
+    open: (ws) => handlers.open(ws.getUserData().context, ws),
+    message: (ws, data, isBinary) => {
+      if (data.byteLength > settings.maxFrameBytes) {
+        ws.end(CloseCode.MessageTooBig, CloseReason.FrameTooLarge);
+        return;
+      }
+      handlers.message(ws.getUserData().context, isBinary ? undefined : Buffer.from(data).toString('utf8'));
+    },
+    drain: (ws) => handlers.drain(ws.getUserData().context),
+    close: (ws, code) => handlers.close(ws.getUserData().context, code),
+  });
+  for (const [route, reply] of Object.entries(handlers.http)) {
+    app.get(route, (res) => {
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      Promise.resolve()
+        .then(reply)
+        .catch((): HttpReply => ({ status: 500, contentType: 'application/json', body: '{"error":"internal"}' }))
+        .then((out) => {
+          if (!aborted) res.cork(() => writeReply(res, out));
+        });
+    });
+  }
+  app.any('/*', (res) => writeReply(res, { status: 404, contentType: 'application/json', body: '{"error":"not_found"}' }));
+
+  return new Promise((resolve, reject) => {
+    app.listen(settings.host, settings.port, (listenSocket) => {
+      if (listenSocket === false) {
+        reject(new Error(`cannot listen on ${settings.host}:${settings.port}: is the port in use? Set PORT.`));
+        return;
+      }
+      resolve({
+        port: uws.us_socket_local_port(listenSocket),
+        stopListening: () => uws.us_listen_socket_close(listenSocket),
+      });
+    });
+  });
+}
+
+function upgrade<T>(
+  res: Uws.HttpResponse,
+  req: Uws.HttpRequest,
+  socketContext: Uws.us_socket_context_t,
+  handlers: TransportHandlers<T>,
+): void {
+  // The request object is only valid until the first await: copy what is needed now.
+  const request: UpgradeRequest = {
+    url: req.getUrl(),
+    authorization: req.getHeader('authorization'),
+    origin: req.getHeader('origin') || undefined,
+    queryToken: req.getQuery('token') ?? '',
+    remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+  };
+  const key = req.getHeader('sec-websocket-key');
+  const protocol = req.getHeader('sec-websocket-protocol');
+  const extensions = req.getHeader('sec-websocket-extensions');
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  handlers
+    .authorize(request)
+    .catch((): UpgradeDecision<T> => ({
+      accept: false,
+      status: 500,
+      body: { error: 'internal', message: 'the upgrade could not be decided' },
+    }))
+    .then((decision) => {
+      if (aborted) {
+        if (decision.accept) handlers.abandoned(decision.context);
+        return;
+      }
+      res.cork(() => {
+        if (decision.accept) {
+          res.upgrade<UserData<T>>({ context: decision.context }, key, protocol, extensions, socketContext);
+        } else {
+          writeReply(res, { status: decision.status, contentType: 'application/json', body: JSON.stringify(decision.body) });
+        }
+      });
+    });
+}
+
+function writeReply(res: Uws.HttpResponse, reply: HttpReply): void {
+  res
+    .writeStatus(STATUS_TEXT[reply.status] ?? `${reply.status} Status`)
+    .writeHeader('Content-Type', reply.contentType)
+    .writeHeader('Cache-Control', 'no-store')
+    .end(reply.body);
+}
