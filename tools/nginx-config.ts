@@ -6,6 +6,7 @@
  *        --prefix DIR --log-dir DIR --listen 127.0.0.1:8080 --conn-limit 1000 --upstreams "8081 8082"
  * writes DIR/nginx.conf and prints its path.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -19,6 +20,23 @@ export interface NginxConfigOptions {
   /** Gateway ports on 127.0.0.1. */
   upstreamPorts: readonly number[];
   connLimitPerIp: number;
+  /** Defaults to the hard open-files limit, at most 131072. */
+  rlimitNofile?: number;
+}
+
+const MAX_NOFILE = 131_072;
+const MAX_WORKER_CONNECTIONS = 65_535;
+
+/** The hard RLIMIT_NOFILE (Node has no getrlimit); nginx cannot raise its workers above it. */
+export function hardNofileLimit(): number {
+  const result = spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' });
+  const value = result.stdout.trim();
+  if (value === 'unlimited') return MAX_NOFILE;
+  const limit = Number(value);
+  if (result.status !== 0 || !Number.isInteger(limit) || limit <= 0) {
+    throw new Error(`cannot read the open-files limit (ulimit -Hn): ${result.stderr || value}`);
+  }
+  return Math.min(limit, MAX_NOFILE);
 }
 
 export const TEMPLATE_PATH = resolve(__dirname, '..', 'nginx', 'native.conf.template');
@@ -30,7 +48,11 @@ export function renderNginxConfig(options: NginxConfigOptions, template = readFi
   for (const port of options.upstreamPorts) {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid upstream port: ${port}`);
   }
+  const nofile = options.rlimitNofile ?? hardNofileLimit();
   const values: Record<string, string> = {
+    RLIMIT_NOFILE: String(nofile),
+    // Keep a few descriptors for logs and listening sockets.
+    WORKER_CONNECTIONS: String(Math.min(MAX_WORKER_CONNECTIONS, nofile - 64)),
     PREFIX: options.prefix,
     LOG_DIR: options.logDir,
     LISTEN: options.listen,
