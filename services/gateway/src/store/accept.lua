@@ -1,0 +1,56 @@
+-- accept.lua: store one message in the recipient's mailbox, atomically with the sender's
+-- idempotency record and the recipient's presence check (PROTOCOL.md: "Idempotency records are
+-- stored in the same atomic step as the message").
+--
+-- KEYS[1] sender's idempotency key (…:{u:<sender>}:idem:<cid>); an untouched placeholder when ARGV[1] == '0'
+-- KEYS[2] recipient's mailbox ZSET (score = seq, member = message id)
+-- KEYS[3] recipient's message HASH (id -> StoredMessage JSON)
+-- KEYS[4] recipient's seq counter (never expires: a reset would break the snapshot/live boundary)
+-- KEYS[5] recipient's sessions ZSET (score = lease expiry, ms of Redis server time)
+-- ARGV[1] '1' when the request carries a cid, else '0'
+-- ARGV[2] message id
+-- ARGV[3] ts, integer milliseconds, as decimal text
+-- ARGV[4] the message as JSON without seq; this script appends "seq" before the closing brace
+-- ARGV[5] mailboxMax
+-- ARGV[6] mailbox retention, seconds (counted from the newest accepted message)
+-- ARGV[7] idempotency TTL, seconds
+-- Returns {'duplicate', recordJson} | {'mailbox_full'} | {'stored', seq, online (0|1)}
+--
+-- Cluster caveat: with a cid, KEYS[1] lives in the SENDER's hash slot and KEYS[2..5] in the
+-- recipient's, so on Redis Cluster this script fails with CROSSSLOT unless sender == recipient.
+-- We run standalone Redis, where it is atomic as written. Moving to Cluster needs the idempotency
+-- record keyed in the recipient's slot (losing "whatever `to` the repeat carries") or a two-step
+-- reservation in the sender's slot.
+-- Needs Redis >= 5 (effects replication), as TIME is read before writes.
+
+local hasCid = ARGV[1] == '1'
+if hasCid then
+  local record = redis.call('GET', KEYS[1])
+  if record then
+    return { 'duplicate', record }
+  end
+end
+
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then
+  return { 'mailbox_full' }
+end
+
+local seq = redis.call('INCR', KEYS[4])
+local stored = string.sub(ARGV[4], 1, -2) .. ',"seq":' .. string.format('%d', seq) .. '}'
+redis.call('ZADD', KEYS[2], seq, ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[2], stored)
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('EXPIRE', KEYS[3], ARGV[6])
+
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local online = redis.call('ZCOUNT', KEYS[5], '(' .. string.format('%d', now), '+inf') > 0
+
+if hasCid then
+  local status = online and 'sent' or 'queued'
+  -- Built by hand, not cjson.encode: cjson prints numbers with 14 significant digits.
+  local record = '{"id":' .. cjson.encode(ARGV[2]) .. ',"ts":' .. ARGV[3] .. ',"status":"' .. status .. '"}'
+  redis.call('SET', KEYS[1], record, 'EX', ARGV[7])
+end
+
+return { 'stored', seq, online and 1 or 0 }

@@ -1,0 +1,64 @@
+/**
+ * Parsers for what the Lua scripts and Redis hand back: a trust boundary (another writer, an old
+ * script version or a corrupted key could put anything there), so every reply is checked.
+ */
+import { z } from 'zod';
+import type { AcceptResult, StoredMessage } from './store';
+
+const storedMessageSchema = z.object({
+  id: z.string(),
+  from: z.string(),
+  to: z.string(),
+  body: z.string(),
+  ts: z.number().int(),
+  seq: z.number().int().positive(),
+});
+
+const idempotencyRecordSchema = z.object({
+  id: z.string(),
+  ts: z.number().int(),
+  status: z.enum(['sent', 'queued']),
+});
+
+const acceptReplySchema = z.union([
+  z.tuple([z.literal('stored'), z.number().int().positive(), z.union([z.literal(0), z.literal(1)])]),
+  z.tuple([z.literal('duplicate'), z.string()]),
+  z.tuple([z.literal('mailbox_full')]),
+]);
+
+const countSchema = z.number().int().nonnegative();
+const flagSchema = z.union([z.literal(0), z.literal(1)]);
+const jsonListSchema = z.array(z.string());
+
+function parseJson<T>(schema: z.ZodType<T>, text: string, what: string): T {
+  const parsed = schema.safeParse(JSON.parse(text));
+  if (!parsed.success) {
+    throw new Error(`postbox store: malformed ${what}: ${parsed.error.message}`);
+  }
+  return parsed.data;
+}
+
+/** `message` is what was sent to the script; the reply only adds seq and presence. */
+export function parseAcceptReply(reply: unknown, message: Omit<StoredMessage, 'seq'>): AcceptResult {
+  const parsed = acceptReplySchema.parse(reply);
+  switch (parsed[0]) {
+    case 'stored':
+      return { kind: 'stored', message: { ...message, seq: parsed[1] }, online: parsed[2] === 1 };
+    case 'duplicate':
+      return { kind: 'duplicate', ...parseJson(idempotencyRecordSchema, parsed[1], 'idempotency record') };
+    case 'mailbox_full':
+      return { kind: 'mailbox_full' };
+  }
+}
+
+export function parseMessages(reply: unknown): StoredMessage[] {
+  return jsonListSchema.parse(reply).map((text) => parseJson(storedMessageSchema, text, 'stored message'));
+}
+
+export function parseCount(reply: unknown): number {
+  return countSchema.parse(reply);
+}
+
+export function parseFlag(reply: unknown): boolean {
+  return flagSchema.parse(reply) === 1;
+}
