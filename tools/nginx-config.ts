@@ -41,12 +41,16 @@ export function hardNofileLimit(): number {
 
 export const TEMPLATE_PATH = resolve(__dirname, '..', 'nginx', 'native.conf.template');
 
-export function renderNginxConfig(options: NginxConfigOptions, template = readFileSync(TEMPLATE_PATH, 'utf8')): string {
+export function renderNginxConfig(
+  options: NginxConfigOptions,
+  template = readFileSync(TEMPLATE_PATH, 'utf8'),
+): string {
   if (options.upstreamPorts.length === 0) {
     throw new Error('nginx needs at least one upstream gateway port');
   }
   for (const port of options.upstreamPorts) {
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid upstream port: ${port}`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new Error(`invalid upstream port: ${port}`);
   }
   const nofile = options.rlimitNofile ?? hardNofileLimit();
   const values: Record<string, string> = {

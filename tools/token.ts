@@ -24,7 +24,8 @@ async function main(): Promise<void> {
   const [user] = process.argv.slice(2);
   if (!user) throw new Error('usage: tools/token.ts <user>   (make token USER=alice)');
   const ttl = Number(process.env.TTL ?? '3600');
-  if (!Number.isInteger(ttl) || ttl <= 0) throw new Error(`TTL must be a positive number of seconds, got "${process.env.TTL}"`);
+  if (!Number.isInteger(ttl) || ttl <= 0)
+    throw new Error(`TTL must be a positive number of seconds, got "${process.env.TTL}"`);
   const secret = process.env.JWT_SECRET || devSecret();
   const now = Math.floor(Date.now() / 1000);
   const token = await new SignJWT({})

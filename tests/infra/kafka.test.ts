@@ -29,7 +29,11 @@ function collectAll(consumer: Consumer, topic: string, expected: number): Promis
 }
 
 describe('kafka (real broker)', () => {
-  const kafka = new Kafka({ clientId: uniqueName('infra-test'), brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: uniqueName('infra-test'),
+    brokers: kafkaBrokers(),
+    logLevel: logLevel.NOTHING,
+  });
   const topic = uniqueName('infra.fanout');
   const admin = kafka.admin();
   const consumers: Consumer[] = [];

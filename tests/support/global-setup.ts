@@ -30,7 +30,9 @@ async function dockerAvailable(): Promise<boolean> {
     await getContainerRuntimeClient();
     return true;
   } catch (error) {
-    console.warn(`[global-setup] Docker socket present but not usable, using the native stack: ${String(error)}`);
+    console.warn(
+      `[global-setup] Docker socket present but not usable, using the native stack: ${String(error)}`,
+    );
     return false;
   }
 }

@@ -71,10 +71,15 @@ function fileSize(file: string): number {
 
 /** Checks a rendered config with `nginx -t` so a template error fails with nginx's own message. */
 function testConfig(options: NginxConfigOptions, confFile: string): void {
-  const result = spawnSync(NGINX, ['-t', '-q', '-p', options.prefix, '-e', errorLog(options), '-c', confFile], {
-    encoding: 'utf8',
-  });
-  if (result.error) throw new Error(`cannot run ${NGINX}: ${result.error.message} (install it: make install)`);
+  const result = spawnSync(
+    NGINX,
+    ['-t', '-q', '-p', options.prefix, '-e', errorLog(options), '-c', confFile],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (result.error)
+    throw new Error(`cannot run ${NGINX}: ${result.error.message} (install it: make install)`);
   if (result.status !== 0) throw new Error(`nginx -t rejected ${confFile}:\n${result.stderr}`);
 }
 
