@@ -97,23 +97,19 @@ describe('RedisStore specifics', () => {
     expect(JSON.parse((await redis.get(idem)) ?? 'null')).toMatchObject({ id: 'm1', status: 'queued' });
   });
 
-  it(
-    'acks one id from the middle of a 10,000-message mailbox',
-    async () => {
-      const [alice, bob] = [freshUser('alice'), freshUser('bob')];
-      const ids = Array.from({ length: 10_000 }, (_, i) => `m-${String(i).padStart(5, '0')}`);
-      // Concurrent accepts: auto-pipelining batches them, and seq order still follows issue order.
-      await Promise.all(ids.map((id) => store.accept({ id, from: alice, to: bob, body: id, ts: Date.now() })));
-      expect(await store.mailboxDepth(bob)).toBe(10_000);
+  it('acks one id from the middle of a 10,000-message mailbox', async () => {
+    const [alice, bob] = [freshUser('alice'), freshUser('bob')];
+    const ids = Array.from({ length: 10_000 }, (_, i) => `m-${String(i).padStart(5, '0')}`);
+    // Concurrent accepts: auto-pipelining batches them, and seq order still follows issue order.
+    await Promise.all(ids.map((id) => store.accept({ id, from: alice, to: bob, body: id, ts: Date.now() })));
+    expect(await store.mailboxDepth(bob)).toBe(10_000);
 
-      await store.ack(bob, ['m-05000']);
-      expect(await store.mailboxDepth(bob)).toBe(9_999);
-      const around = await store.readMailbox(bob, 4_998, 3);
-      expect(around.map((message) => message.id)).toEqual(['m-04998', 'm-04999', 'm-05001']);
-      expect(await redis.hexists(`${keyPrefix}:{u:${bob}}:msgs`, 'm-05000')).toBe(0);
-    },
-    60_000,
-  );
+    await store.ack(bob, ['m-05000']);
+    expect(await store.mailboxDepth(bob)).toBe(9_999);
+    const around = await store.readMailbox(bob, 4_998, 3);
+    expect(around.map((message) => message.id)).toEqual(['m-04998', 'm-04999', 'm-05001']);
+    expect(await redis.hexists(`${keyPrefix}:{u:${bob}}:msgs`, 'm-05000')).toBe(0);
+  }, 60_000);
 
   it('reads past a mailbox id whose body is missing and drops it', async () => {
     const [alice, bob] = [freshUser('alice'), freshUser('bob')];

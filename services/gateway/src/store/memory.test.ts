@@ -27,12 +27,16 @@ describe('MemoryStore with an injected clock', () => {
     expect((await store.presence(['bob'])).get('bob')).toBe(false);
 
     now += 10_000 - 1000 - 1;
-    expect(await store.accept({ id: 'm2', from: 'alice', to: 'bob', body: 'x', ts: 2, cid: 'c' })).toMatchObject({
+    expect(
+      await store.accept({ id: 'm2', from: 'alice', to: 'bob', body: 'x', ts: 2, cid: 'c' }),
+    ).toMatchObject({
       kind: 'duplicate',
       id: 'm1',
     });
     now += 1;
-    expect(await store.accept({ id: 'm3', from: 'alice', to: 'bob', body: 'x', ts: 3, cid: 'c' })).toMatchObject({
+    expect(
+      await store.accept({ id: 'm3', from: 'alice', to: 'bob', body: 'x', ts: 3, cid: 'c' }),
+    ).toMatchObject({
       kind: 'stored',
     });
   });

@@ -42,7 +42,9 @@ export class RedisStore implements MailboxStore {
     options: RedisStoreOptions,
   ) {
     if (options.keyPrefix === '' || /[{}]/.test(options.keyPrefix)) {
-      throw new Error(`RedisStore: keyPrefix must be non-empty and free of braces, got "${options.keyPrefix}"`);
+      throw new Error(
+        `RedisStore: keyPrefix must be non-empty and free of braces, got "${options.keyPrefix}"`,
+      );
     }
     assertLimits(options.limits);
     this.prefix = options.keyPrefix;
@@ -111,7 +113,11 @@ export class RedisStore implements MailboxStore {
     const lease = this.limits.presenceLeaseMs;
     await Promise.all(
       sessions.map((session) =>
-        this.redis.postboxRenewSession(this.sessionsKey(session.user), sessionMember(session, gatewayId), lease),
+        this.redis.postboxRenewSession(
+          this.sessionsKey(session.user),
+          sessionMember(session, gatewayId),
+          lease,
+        ),
       ),
     );
   }

@@ -1,0 +1,134 @@
+/** Contract: session leases, renewal, caps and presence answers. Registered by store.contract.ts. */
+import { randomUUID } from 'node:crypto';
+import {
+  acceptStored,
+  freshUser,
+  request,
+  SHORT_LEASE_MS,
+  sleep,
+  StoreWith,
+  TIMED_TEST_MS,
+  waitFor,
+} from './contract-support';
+
+export function registerPresenceTests(storeWith: StoreWith): void {
+  it('is offline before openSession, online after, offline after closeSession', async () => {
+    const store = await storeWith();
+    const [alice, bob] = [freshUser('alice'), freshUser('bob')];
+    const session = { user: bob, sessionId: randomUUID() };
+    expect((await acceptStored(store, request(alice, bob))).online).toBe(false);
+    expect(await store.presence([bob])).toEqual(new Map([[bob, false]]));
+    expect(await store.openSession(session, 'gw-a')).toEqual({ kind: 'opened' });
+    expect((await acceptStored(store, request(alice, bob))).online).toBe(true);
+    expect(await store.presence([bob])).toEqual(new Map([[bob, true]]));
+    // The same session id on another gateway is another session.
+    await store.closeSession(session, 'gw-b');
+    expect(await store.presence([bob])).toEqual(new Map([[bob, true]]));
+    await store.closeSession(session, 'gw-a');
+    expect((await acceptStored(store, request(alice, bob))).online).toBe(false);
+    expect(await store.presence([bob])).toEqual(new Map([[bob, false]]));
+  });
+
+  it(
+    'goes offline when the lease expires without renewal',
+    async () => {
+      const store = await storeWith({ presenceLeaseMs: SHORT_LEASE_MS });
+      const bob = freshUser('bob');
+      await store.openSession({ user: bob, sessionId: 's1' }, 'gw-a');
+      await waitFor('the lease to expire', async () => (await store.presence([bob])).get(bob) === false);
+      const result = await acceptStored(store, request(freshUser('alice'), bob));
+      expect(result.online).toBe(false);
+    },
+    TIMED_TEST_MS,
+  );
+
+  it(
+    'stays online past the first lease while renewed, then expires',
+    async () => {
+      const store = await storeWith({ presenceLeaseMs: SHORT_LEASE_MS });
+      const [bob, carol] = [freshUser('bob'), freshUser('carol')];
+      const sessions = [
+        { user: bob, sessionId: 's1' },
+        { user: carol, sessionId: 's2' },
+      ];
+      for (const session of sessions) await store.openSession(session, 'gw-a');
+      const openedAt = Date.now();
+      // Plays the gateway's renewal tick, at a third of the lease.
+      while (Date.now() - openedAt < SHORT_LEASE_MS * 2.5) {
+        await store.renewSessions(sessions, 'gw-a');
+        await sleep(SHORT_LEASE_MS / 3);
+      }
+      await store.renewSessions(sessions, 'gw-a');
+      expect(await store.presence([bob, carol])).toEqual(
+        new Map([
+          [bob, true],
+          [carol, true],
+        ]),
+      );
+      await waitFor('renewed leases to expire', async () => {
+        const now = await store.presence([bob, carol]);
+        return now.get(bob) === false && now.get(carol) === false;
+      });
+    },
+    TIMED_TEST_MS,
+  );
+
+  it('does not resurrect a closed session on renew', async () => {
+    const store = await storeWith();
+    const bob = freshUser('bob');
+    const session = { user: bob, sessionId: 's1' };
+    await store.openSession(session, 'gw-a');
+    await store.closeSession(session, 'gw-a');
+    await store.renewSessions([session], 'gw-a');
+    expect(await store.presence([bob])).toEqual(new Map([[bob, false]]));
+  });
+
+  it('refuses too_many_connections at the cap until a session closes', async () => {
+    const store = await storeWith({ maxConnectionsPerUser: 2 });
+    const bob = freshUser('bob');
+    const open = (sessionId: string) => store.openSession({ user: bob, sessionId }, 'gw-a');
+    expect(await open('s1')).toEqual({ kind: 'opened' });
+    expect(await open('s2')).toEqual({ kind: 'opened' });
+    expect(await open('s3')).toEqual({ kind: 'too_many_connections' });
+    // Reopening a held session is a renewal, not a new connection.
+    expect(await open('s2')).toEqual({ kind: 'opened' });
+    await store.closeSession({ user: bob, sessionId: 's1' }, 'gw-a');
+    expect(await open('s3')).toEqual({ kind: 'opened' });
+    expect(await store.openSession({ user: freshUser('carol'), sessionId: 's1' }, 'gw-a')).toEqual({
+      kind: 'opened',
+    });
+  });
+
+  it(
+    'does not count expired leases towards the cap',
+    async () => {
+      const store = await storeWith({ maxConnectionsPerUser: 1, presenceLeaseMs: SHORT_LEASE_MS });
+      const bob = freshUser('bob');
+      await store.openSession({ user: bob, sessionId: 's1' }, 'gw-a');
+      expect(await store.openSession({ user: bob, sessionId: 's2' }, 'gw-b')).toEqual({
+        kind: 'too_many_connections',
+      });
+      await waitFor('the stale lease to free its slot', async () => {
+        const result = await store.openSession({ user: bob, sessionId: 's2' }, 'gw-b');
+        return result.kind === 'opened';
+      });
+    },
+    TIMED_TEST_MS,
+  );
+
+  it('answers presence for exactly the ids asked, duplicates included', async () => {
+    const store = await storeWith();
+    const [bob, carol, dave] = [freshUser('bob'), freshUser('carol'), freshUser('dave')];
+    await store.openSession({ user: bob, sessionId: 's1' }, 'gw-a');
+    await store.openSession({ user: dave, sessionId: 's1' }, 'gw-b');
+    const answer = await store.presence([bob, carol, bob, dave, carol]);
+    expect(answer).toEqual(
+      new Map([
+        [bob, true],
+        [carol, false],
+        [dave, true],
+      ]),
+    );
+    expect(await store.presence([])).toEqual(new Map());
+  });
+}
