@@ -34,9 +34,9 @@ run_step() {
 
 rm -f "$STATUS_FILE" "$RESULTS"
 if [[ "$mode" == integration ]]; then
-  run_step jest npx jest --selectProjects integration --passWithNoTests --json --outputFile="$RESULTS"
+  run_step jest npx jest --selectProjects integration --passWithNoTests --forceExit --json --outputFile="$RESULTS"
 else
-  run_step jest npx jest --passWithNoTests --json --outputFile="$RESULTS"
+  run_step jest npx jest --passWithNoTests --forceExit --json --outputFile="$RESULTS"
   run_step typecheck npm run -s typecheck
   run_step lint npm run -s lint
 fi

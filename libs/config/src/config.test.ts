@@ -119,13 +119,21 @@ describe('loadConfig(gatewayEnvSchema)', () => {
     ['PORT=80.5', { ...minimal, PORT: '80.5' }, 'PORT'],
     ['REDIS_URL=not a url', { ...minimal, REDIS_URL: 'not a url' }, 'REDIS_URL'],
     ['ALLOWED_ORIGINS=foo', { ...minimal, ALLOWED_ORIGINS: 'foo' }, 'ALLOWED_ORIGINS'],
-    ['ALLOWED_ORIGINS with a path', { ...minimal, ALLOWED_ORIGINS: 'https://a.example/app' }, 'ALLOWED_ORIGINS'],
+    [
+      'ALLOWED_ORIGINS with a path',
+      { ...minimal, ALLOWED_ORIGINS: 'https://a.example/app' },
+      'ALLOWED_ORIGINS',
+    ],
     [
       'MAX_FRAME_BYTES below 4 x MAX_BODY_BYTES',
       { ...minimal, MAX_BODY_BYTES: '1000', MAX_FRAME_BYTES: '3999' },
       'MAX_FRAME_BYTES',
     ],
-    ['MAX_BODY_BYTES raised past the default frame limit', { ...minimal, MAX_BODY_BYTES: '65537' }, 'MAX_FRAME_BYTES'],
+    [
+      'MAX_BODY_BYTES raised past the default frame limit',
+      { ...minimal, MAX_BODY_BYTES: '65537' },
+      'MAX_FRAME_BYTES',
+    ],
     ['JWT_SECRET missing', {}, 'JWT_SECRET'],
     ['JWT_SECRET empty', { JWT_SECRET: '' }, 'JWT_SECRET'],
     ['JWT_SECRET of 31 characters', { JWT_SECRET: 's'.repeat(31) }, 'JWT_SECRET'],

@@ -17,10 +17,16 @@ export const gatewayEnvSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
     REDIS_URL: env.optionalString().pipe(z.string().url('expected redis://host:port').optional()),
-    REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('pb'),
+    REDIS_KEY_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/)
+      .default('pb'),
     KAFKA_BROKERS: env.list(),
     KAFKA_CLIENT_ID: z.string().default('postbox-gateway'),
-    KAFKA_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'expected a Kafka topic name').default('postbox.messages'),
+    KAFKA_TOPIC: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,200}$/, 'expected a Kafka topic name')
+      .default('postbox.messages'),
     KAFKA_PARTITIONS: env.int(6, 1, 10_000),
     KAFKA_REPLICATION_FACTOR: env.int(1, 1, 10),
     KAFKA_LINGER_MS: env.int(2, 0, 1000),
@@ -31,7 +37,9 @@ export const gatewayEnvSchema = z
     JWT_ALGORITHMS: env.list(),
     JWT_ISSUER: env.optionalString(),
     JWT_AUDIENCE: env.optionalString(),
-    ALLOWED_ORIGINS: env.list().pipe(z.array(z.string().regex(ORIGIN, 'expected scheme://host[:port] entries'))),
+    ALLOWED_ORIGINS: env
+      .list()
+      .pipe(z.array(z.string().regex(ORIGIN, 'expected scheme://host[:port] entries'))),
 
     MAX_BODY_BYTES: env.int(65_536, 1, 16 * 1024 * 1024),
     MAX_FRAME_BYTES: env.int(262_144, 4, 64 * 1024 * 1024),
@@ -56,7 +64,8 @@ export const gatewayEnvSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['JWT_SECRET'],
-        message: 'set JWT_SECRET (HS256 shared secret, at least 32 characters) or JWT_PUBLIC_KEY (PEM, RS256/ES256)',
+        message:
+          'set JWT_SECRET (HS256 shared secret, at least 32 characters) or JWT_PUBLIC_KEY (PEM, RS256/ES256)',
       });
     }
     if (cfg.JWT_SECRET && cfg.JWT_SECRET.length < 32) {
@@ -73,7 +82,8 @@ export const gatewayEnvSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['PRESENCE_RENEW_MS'],
-        message: 'expected at most half of PRESENCE_LEASE_MS, so one missed renewal does not expire a session',
+        message:
+          'expected at most half of PRESENCE_LEASE_MS, so one missed renewal does not expire a session',
       });
     }
   })

@@ -42,7 +42,10 @@ export const env = {
         if (raw === undefined || raw === '') return defaultValue;
         const value = Number(raw);
         if (!Number.isInteger(value) || value < min || value > max) {
-          ctx.addIssue({ code: 'custom', message: `expected an integer from ${min} to ${max}, got "${raw}"` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected an integer from ${min} to ${max}, got "${raw}"`,
+          });
           return z.NEVER;
         }
         return value;

@@ -92,7 +92,11 @@ describe('createLogger', () => {
     ['req.query', { req: { query: { token: JWT } } }, (l) => (l.req as Record<string, unknown>).query],
     ['upgrade.token', { upgrade: { token: JWT } }, (l) => (l.upgrade as Record<string, unknown>).token],
     ['JWT_SECRET', { JWT_SECRET: JWT }, (l) => l.JWT_SECRET],
-    ['config.JWT_SECRET', { config: { JWT_SECRET: JWT } }, (l) => (l.config as Record<string, unknown>).JWT_SECRET],
+    [
+      'config.JWT_SECRET',
+      { config: { JWT_SECRET: JWT } },
+      (l) => (l.config as Record<string, unknown>).JWT_SECRET,
+    ],
   ])('redacts %s and never prints the token', (_path, fields, pick) => {
     const { log, only, text } = memoryLogger();
     log.info({ ...fields, user: 'alice' }, 'upgrade');

@@ -1,4 +1,12 @@
-import { CLOSE_CODES, CloseCode, Defaults, ERROR_CODES, ErrorCode, RETRYABLE_ERRORS, UpgradeError } from './codes';
+import {
+  CLOSE_CODES,
+  CloseCode,
+  Defaults,
+  ERROR_CODES,
+  ErrorCode,
+  RETRYABLE_ERRORS,
+  UpgradeError,
+} from './codes';
 
 /**
  * PROTOCOL.md v1 restated: changing any of these is a protocol change, so the test fails
@@ -7,7 +15,15 @@ import { CLOSE_CODES, CloseCode, Defaults, ERROR_CODES, ErrorCode, RETRYABLE_ERR
 describe('the contract tables match PROTOCOL.md v1', () => {
   it('has exactly the 7 error codes of the spec', () => {
     expect([...ERROR_CODES].sort()).toEqual(
-      ['internal', 'invalid_frame', 'invalid_json', 'mailbox_full', 'rate_limited', 'too_large', 'unavailable'].sort(),
+      [
+        'internal',
+        'invalid_frame',
+        'invalid_json',
+        'mailbox_full',
+        'rate_limited',
+        'too_large',
+        'unavailable',
+      ].sort(),
     );
     expect(new Set(ERROR_CODES).size).toBe(7);
   });

@@ -5,7 +5,9 @@ import { Defaults, ERROR_CODES, type ErrorCode } from './codes';
 export const USER_ID_PATTERN = /^[A-Za-z0-9._@:-]{1,128}$/;
 export const CID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
-export const UserId = z.string().regex(USER_ID_PATTERN, 'a user id is 1-128 characters of A-Z a-z 0-9 . _ @ : -');
+export const UserId = z
+  .string()
+  .regex(USER_ID_PATTERN, 'a user id is 1-128 characters of A-Z a-z 0-9 . _ @ : -');
 export const Cid = z.string().regex(CID_PATTERN, 'a cid is 1-64 characters of A-Z a-z 0-9 . _ : -');
 const MessageId = z.string().min(1).max(64);
 

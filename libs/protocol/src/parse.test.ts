@@ -37,8 +37,12 @@ describe('parseClientFrame: valid frames from PROTOCOL.md', () => {
   });
 
   it('accepts every user id character and 128-character ids', () => {
-    expect(expectOk(json({ type: 'send', to: 'A-z_0.9@x:y', body: 'x' }))).toMatchObject({ to: 'A-z_0.9@x:y' });
-    expect(expectOk(json({ type: 'send', to: 'u'.repeat(128), body: 'x' }))).toMatchObject({ to: 'u'.repeat(128) });
+    expect(expectOk(json({ type: 'send', to: 'A-z_0.9@x:y', body: 'x' }))).toMatchObject({
+      to: 'A-z_0.9@x:y',
+    });
+    expect(expectOk(json({ type: 'send', to: 'u'.repeat(128), body: 'x' }))).toMatchObject({
+      to: 'u'.repeat(128),
+    });
   });
 
   it('accepts a 64-character cid', () => {
@@ -62,8 +66,12 @@ describe('parseClientFrame: valid frames from PROTOCOL.md', () => {
       type: 'presence',
       users: ['bob', 'carol'],
     });
-    expect(expectOk(json({ type: 'presence', users: ['bob', 'bob'] }))).toMatchObject({ users: ['bob', 'bob'] });
-    expect(expectOk(json({ type: 'presence', users: ids(100, 'u') }))).toMatchObject({ users: ids(100, 'u') });
+    expect(expectOk(json({ type: 'presence', users: ['bob', 'bob'] }))).toMatchObject({
+      users: ['bob', 'bob'],
+    });
+    expect(expectOk(json({ type: 'presence', users: ids(100, 'u') }))).toMatchObject({
+      users: ids(100, 'u'),
+    });
   });
 
   it('parses ping', () => {
@@ -125,12 +133,19 @@ describe('parseClientFrame: invalid_frame', () => {
 });
 
 describe('parseClientFrame: invalid_json', () => {
-  it.each(['', ' ', '{', '{"type":"ping"', "{'type':'ping'}", 'ping', '{"type":"ping"}}', 'undefined', '\u0000'])(
-    'refuses %j',
-    (text) => {
-      expectError(parseClientFrame(text), ErrorCode.InvalidJson);
-    },
-  );
+  it.each([
+    '',
+    ' ',
+    '{',
+    '{"type":"ping"',
+    "{'type':'ping'}",
+    'ping',
+    '{"type":"ping"}}',
+    'undefined',
+    '\u0000',
+  ])('refuses %j', (text) => {
+    expectError(parseClientFrame(text), ErrorCode.InvalidJson);
+  });
 
   it('never echoes a cid, even one that looks well-formed', () => {
     const error = expectError(parseClientFrame('{"type":"send","cid":"c-1",'), ErrorCode.InvalidJson);
@@ -214,7 +229,10 @@ describe('parseClientFrame: cid echo in errors', () => {
   });
 
   it('echoes a well-formed cid on a frame of unknown type', () => {
-    const error = expectError(parseClientFrame(json({ type: 'nope', cid: 'a.b_c:d-1' })), ErrorCode.InvalidFrame);
+    const error = expectError(
+      parseClientFrame(json({ type: 'nope', cid: 'a.b_c:d-1' })),
+      ErrorCode.InvalidFrame,
+    );
     expect(error.cid).toBe('a.b_c:d-1');
   });
 
@@ -235,7 +253,10 @@ describe('parseClientFrame: cid echo in errors', () => {
   });
 
   it('has no cid when the frame carried none', () => {
-    const error = expectError(parseClientFrame(json({ type: 'send', to: 'bob', body: '' })), ErrorCode.InvalidFrame);
+    const error = expectError(
+      parseClientFrame(json({ type: 'send', to: 'bob', body: '' })),
+      ErrorCode.InvalidFrame,
+    );
     expect(error).not.toHaveProperty('cid');
   });
 });

@@ -31,7 +31,11 @@ export function parseClientFrame(text: string, options: ParseOptions = {}): Pars
   const frame = parsed.data;
   const maxBytes = options.maxBytes ?? Defaults.maxBytes;
   // A JS string holds at most 3 UTF-8 bytes per UTF-16 unit, so short bodies skip the byte count.
-  if (frame.type === 'send' && frame.body.length * 3 > maxBytes && Buffer.byteLength(frame.body, 'utf8') > maxBytes) {
+  if (
+    frame.type === 'send' &&
+    frame.body.length * 3 > maxBytes &&
+    Buffer.byteLength(frame.body, 'utf8') > maxBytes
+  ) {
     return refuse(ErrorCode.TooLarge, `body exceeds ${maxBytes} UTF-8 bytes`, cid);
   }
   return { ok: true, frame };

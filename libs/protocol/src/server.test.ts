@@ -66,7 +66,10 @@ describe('parseServerFrame refusals', () => {
     ['error with an unknown code', { type: 'error', code: 'oops', message: 'x' }],
     ['a presence answer as a list', { type: 'presence', users: ['bob'] }],
     ['pong with a fractional ts', { type: 'pong', ts: 1.5 }],
-    ['message with a bad sender id', { type: 'message', id: 'm1', from: 'a b', to: 'bob', body: 'hi', ts: 1 }],
+    [
+      'message with a bad sender id',
+      { type: 'message', id: 'm1', from: 'a b', to: 'bob', body: 'hi', ts: 1 },
+    ],
   ])('refuses %s as invalid_frame', (_name, value) => {
     const result = parseServerFrame(JSON.stringify(value));
     expect(result.ok).toBe(false);

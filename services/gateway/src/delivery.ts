@@ -83,5 +83,12 @@ export class Delivery {
 }
 
 function toFrame(message: StoredMessage): MessageFrame {
-  return { type: 'message', id: message.id, from: message.from, to: message.to, body: message.body, ts: message.ts };
+  return {
+    type: 'message',
+    id: message.id,
+    from: message.from,
+    to: message.to,
+    body: message.body,
+    ts: message.ts,
+  };
 }

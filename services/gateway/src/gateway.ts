@@ -69,24 +69,46 @@ export class Gateway {
   private async authorize(request: UpgradeRequest): Promise<UpgradeDecision<Session>> {
     const { allowedOrigins } = this.settings;
     if (this.draining || !this.storeReachable) {
-      return this.refuse(UpgradeError.Unavailable, this.draining ? 'the gateway is draining: reconnect' : 'not ready');
+      return this.refuse(
+        UpgradeError.Unavailable,
+        this.draining ? 'the gateway is draining: reconnect' : 'not ready',
+      );
     }
-    if (allowedOrigins.length > 0 && request.origin !== undefined && !allowedOrigins.includes(request.origin)) {
+    if (
+      allowedOrigins.length > 0 &&
+      request.origin !== undefined &&
+      !allowedOrigins.includes(request.origin)
+    ) {
       return this.refuse(UpgradeError.Forbidden, 'this Origin is not allowed');
     }
     const credential = pickCredential(request.authorization, request.queryToken);
     if (credential === undefined) {
-      return this.refuse(UpgradeError.Unauthorized, 'a token is required: Authorization: Bearer <JWT> or ?token=<JWT>');
+      return this.refuse(
+        UpgradeError.Unauthorized,
+        'a token is required: Authorization: Bearer <JWT> or ?token=<JWT>',
+      );
     }
     const check = await this.parts.tokens.verify(credential);
     if (!check.ok) return this.refuse(UpgradeError.Unauthorized, check.reason);
 
     const now = Date.now();
-    const session = new Session(randomBytes(9).toString('base64url'), check.token.user, check.token.expiresAt, this.settings.limits, now);
+    const session = new Session(
+      randomBytes(9).toString('base64url'),
+      check.token.user,
+      check.token.expiresAt,
+      this.settings.limits,
+      now,
+    );
     try {
-      const opened = await this.parts.store.openSession({ user: session.user, sessionId: session.id }, this.settings.gatewayId);
+      const opened = await this.parts.store.openSession(
+        { user: session.user, sessionId: session.id },
+        this.settings.gatewayId,
+      );
       if (opened.kind === 'too_many_connections') {
-        return this.refuse(UpgradeError.TooManyConnections, 'this user holds the maximum number of connections');
+        return this.refuse(
+          UpgradeError.TooManyConnections,
+          'this user holds the maximum number of connections',
+        );
       }
     } catch (err) {
       this.parts.logger.warn({ err }, 'could not register a session: store unavailable');
@@ -132,12 +154,15 @@ export class Gateway {
   private release(session: Session): void {
     this.parts.store
       .closeSession({ user: session.user, sessionId: session.id }, this.settings.gatewayId)
-      .catch((err: unknown) => this.parts.logger.warn({ err }, 'could not end a session lease; it will expire'));
+      .catch((err: unknown) =>
+        this.parts.logger.warn({ err }, 'could not end a session lease; it will expire'),
+      );
   }
 
   /** SIGTERM: refuse new upgrades, close every session with 1012 so clients reconnect elsewhere. */
   drain(): void {
     this.draining = true;
-    for (const session of this.parts.sessions.all()) session.close(CloseCode.ServiceRestart, CloseReason.Draining);
+    for (const session of this.parts.sessions.all())
+      session.close(CloseCode.ServiceRestart, CloseReason.Draining);
   }
 }

@@ -53,7 +53,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     pageSize: config.MAILBOX_PAGE_SIZE,
     lowWaterBytes: Math.floor(config.MAX_BUFFERED_BYTES / 4),
   });
-  const router = new Router(store, bus, new MonotonicUlid(), metrics, logger, { maxBodyBytes: config.MAX_BODY_BYTES });
+  const router = new Router(store, bus, new MonotonicUlid(), metrics, logger, {
+    maxBodyBytes: config.MAX_BODY_BYTES,
+  });
   const gateway = new Gateway(
     {
       gatewayId: config.GATEWAY_ID,
@@ -74,7 +76,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       maxBufferedBytes: config.MAX_BUFFERED_BYTES,
       idleTimeoutSeconds: config.IDLE_TIMEOUT_SECONDS,
     },
-    { ...gateway.handlers(), http: httpRoutes({ gateway, store, bus, metrics, gatewayId: config.GATEWAY_ID }) },
+    {
+      ...gateway.handlers(),
+      http: httpRoutes({ gateway, store, bus, metrics, gatewayId: config.GATEWAY_ID }),
+    },
   );
   const timers = [
     setInterval(() => sessions.expireTokens(Date.now()), 1000),
@@ -100,7 +105,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   return { port: transport.port, gatewayId: config.GATEWAY_ID, shutdown };
 }
 
-function buildStore(config: GatewayConfig, logger: Logger): { store: MailboxStore; closeStore(): Promise<void> } {
+function buildStore(
+  config: GatewayConfig,
+  logger: Logger,
+): { store: MailboxStore; closeStore(): Promise<void> } {
   const limits: StoreLimits = {
     mailboxMax: config.MAILBOX_MAX,
     mailboxRetentionSeconds: config.MAILBOX_RETENTION_SECONDS,
@@ -109,7 +117,9 @@ function buildStore(config: GatewayConfig, logger: Logger): { store: MailboxStor
     maxConnectionsPerUser: config.MAX_CONNECTIONS_PER_USER,
   };
   if (config.REDIS_URL === undefined) {
-    logger.warn('EMBEDDED MODE: REDIS_URL is not set, mailboxes live in memory and are lost on exit. Not durable.');
+    logger.warn(
+      'EMBEDDED MODE: REDIS_URL is not set, mailboxes live in memory and are lost on exit. Not durable.',
+    );
     return { store: new MemoryStore({ limits }), closeStore: async () => {} };
   }
   // Fail commands fast while Redis is down: the client gets `unavailable`, never a false `accepted`.
@@ -201,7 +211,9 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error: unknown) => {
-    process.stderr.write(`postbox gateway failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(
+      `postbox gateway failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
     process.exit(1);
   });
 }

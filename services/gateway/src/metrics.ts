@@ -4,15 +4,28 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export class GatewayMetrics {
   readonly registry = new Registry();
 
-  readonly connections = new Gauge({ name: 'postbox_connections', help: 'Open WebSocket sessions', registers: [this.registry] });
+  readonly connections = new Gauge({
+    name: 'postbox_connections',
+    help: 'Open WebSocket sessions',
+    registers: [this.registry],
+  });
   readonly upgradesRefused = new Counter({
     name: 'postbox_upgrades_refused_total',
     help: 'Upgrades refused over HTTP, by status',
     labelNames: ['status'],
     registers: [this.registry],
   });
-  readonly framesIn = new Counter({ name: 'postbox_frames_in_total', help: 'Client frames received', labelNames: ['type'], registers: [this.registry] });
-  readonly framesOut = new Counter({ name: 'postbox_frames_out_total', help: 'Frames written to clients', registers: [this.registry] });
+  readonly framesIn = new Counter({
+    name: 'postbox_frames_in_total',
+    help: 'Client frames received',
+    labelNames: ['type'],
+    registers: [this.registry],
+  });
+  readonly framesOut = new Counter({
+    name: 'postbox_frames_out_total',
+    help: 'Frames written to clients',
+    registers: [this.registry],
+  });
   readonly accepted = new Counter({
     name: 'postbox_messages_accepted_total',
     help: 'Sends accepted, by status (sent, queued, duplicate)',
@@ -25,9 +38,23 @@ export class GatewayMetrics {
     labelNames: ['path'],
     registers: [this.registry],
   });
-  readonly acks = new Counter({ name: 'postbox_acked_ids_total', help: 'Message ids acknowledged', registers: [this.registry] });
-  readonly errors = new Counter({ name: 'postbox_errors_total', help: 'error frames sent, by code', labelNames: ['code'], registers: [this.registry] });
-  readonly closes = new Counter({ name: 'postbox_closes_total', help: 'Sessions closed, by close code', labelNames: ['code'], registers: [this.registry] });
+  readonly acks = new Counter({
+    name: 'postbox_acked_ids_total',
+    help: 'Message ids acknowledged',
+    registers: [this.registry],
+  });
+  readonly errors = new Counter({
+    name: 'postbox_errors_total',
+    help: 'error frames sent, by code',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
+  readonly closes = new Counter({
+    name: 'postbox_closes_total',
+    help: 'Sessions closed, by close code',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
   readonly deliveryLatency = new Histogram({
     name: 'postbox_delivery_latency_seconds',
     help: 'Accept to live message frame write, seconds',
@@ -40,7 +67,11 @@ export class GatewayMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
-  readonly publishFailures = new Counter({ name: 'postbox_kafka_publish_failures_total', help: 'Publishes that failed (sent as queued)', registers: [this.registry] });
+  readonly publishFailures = new Counter({
+    name: 'postbox_kafka_publish_failures_total',
+    help: 'Publishes that failed (sent as queued)',
+    registers: [this.registry],
+  });
   readonly busLag = new Histogram({
     name: 'postbox_kafka_consumer_lag_seconds',
     help: 'Accept to consumption by this gateway, seconds',

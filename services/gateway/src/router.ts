@@ -65,7 +65,10 @@ export class Router {
 
   private send(session: Session, frame: SendFrame, size: number): void {
     if (!session.budget.take(size, Date.now())) {
-      this.answerError(session, error(ErrorCode.RateLimited, 'too many sends: slow down and retry', frame.cid));
+      this.answerError(
+        session,
+        error(ErrorCode.RateLimited, 'too many sends: slow down and retry', frame.cid),
+      );
       return;
     }
     session.answerInOrder(this.accept(session, frame));
@@ -81,18 +84,23 @@ export class Router {
       result = await this.store.accept(request);
     } catch (err) {
       this.logger.warn({ err, user: session.user }, 'accept failed: store unavailable');
-      return this.countError(error(ErrorCode.Unavailable, 'message store unavailable: not accepted, retry later', cid));
+      return this.countError(
+        error(ErrorCode.Unavailable, 'message store unavailable: not accepted, retry later', cid),
+      );
     } finally {
       this.metrics.acceptLatency.observe((performance.now() - started) / 1000);
     }
     switch (result.kind) {
       case 'mailbox_full':
-        return this.countError(error(ErrorCode.MailboxFull, `${frame.to} has too many undelivered messages`, cid));
+        return this.countError(
+          error(ErrorCode.MailboxFull, `${frame.to} has too many undelivered messages`, cid),
+        );
       case 'duplicate':
         this.metrics.acceptedDuplicate.inc();
         return withCid({ type: 'accepted', id: result.id, ts: result.ts, status: result.status }, cid);
       case 'stored': {
-        const status: DeliveryStatus = result.online && (await this.publish(result.message)) ? 'sent' : 'queued';
+        const status: DeliveryStatus =
+          result.online && (await this.publish(result.message)) ? 'sent' : 'queued';
         if (status === 'queued' && result.online && cid !== undefined) {
           await this.store.settleStatus(session.user, cid, 'queued').catch((err: unknown) => {
             this.logger.warn({ err }, 'could not record queued status for a cid');

@@ -66,11 +66,11 @@ export class Session {
    * first (PROTOCOL.md: one connection is one ordered stream). The work itself starts at once.
    */
   answerInOrder(answer: Promise<ServerFrame | undefined> | ServerFrame | undefined): void {
-    this.replies = this.replies.then(
-      () => answer,
-    ).then((frame) => {
-      if (frame !== undefined) this.write(frame);
-    });
+    this.replies = this.replies
+      .then(() => answer)
+      .then((frame) => {
+        if (frame !== undefined) this.write(frame);
+      });
   }
 
   /** True when the client is not keeping up, so the next mailbox page should wait for `drain`. */

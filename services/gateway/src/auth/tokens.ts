@@ -78,10 +78,12 @@ function defaultAlgorithms(key: KeyObject): string[] {
 
 function describe(error: unknown): string {
   if (error instanceof errors.JWTExpired) return 'the token has expired';
-  if (error instanceof errors.JWTClaimValidationFailed) return `the token's ${error.claim} claim is not acceptable`;
+  if (error instanceof errors.JWTClaimValidationFailed)
+    return `the token's ${error.claim} claim is not acceptable`;
   if (error instanceof errors.JOSEAlgNotAllowed) return 'the token algorithm is not allowed';
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'the token signature is invalid';
-  if (error instanceof errors.JWTInvalid || error instanceof errors.JWSInvalid) return 'the token is malformed';
+  if (error instanceof errors.JWTInvalid || error instanceof errors.JWSInvalid)
+    return 'the token is malformed';
   return 'invalid token';
 }
 

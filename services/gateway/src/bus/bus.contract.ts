@@ -30,7 +30,11 @@ export class Inbox {
     for (const check of this.checks) check();
   };
 
-  waitFor(done: (messages: readonly StoredMessage[]) => boolean, what: string, deadlineMs: number): Promise<void> {
+  waitFor(
+    done: (messages: readonly StoredMessage[]) => boolean,
+    what: string,
+    deadlineMs: number,
+  ): Promise<void> {
     if (done(this.messages)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const check = (): void => {
@@ -40,7 +44,11 @@ export class Inbox {
       };
       const timer = setTimeout(() => {
         finish();
-        reject(new Error(`timed out after ${deadlineMs} ms waiting for ${what} (${this.messages.length} received)`));
+        reject(
+          new Error(
+            `timed out after ${deadlineMs} ms waiting for ${what} (${this.messages.length} received)`,
+          ),
+        );
       }, deadlineMs);
       const finish = (): void => {
         clearTimeout(timer);
@@ -116,51 +124,71 @@ export function describeMessageBusContract(
       expect(pair.b.isReady()).toBe(true);
     });
 
-    it('delivers a message published on one gateway to every gateway, the publisher included', async () => {
-      const fromA = makeMessage(run, 1, 'alice', 1);
-      const fromB = makeMessage(run, 2, 'bob', 1);
-      await pair.a.publish(fromA);
-      await pair.b.publish(fromB);
-      const ids = [fromA.id, fromB.id];
-      await inboxA.waitForIds(ids, 'both messages at a', deadlineMs);
-      await inboxB.waitForIds(ids, 'both messages at b', deadlineMs);
-      expect(inboxB.messages.find((m) => m.id === fromA.id)).toEqual(fromA);
-    }, testTimeout);
+    it(
+      'delivers a message published on one gateway to every gateway, the publisher included',
+      async () => {
+        const fromA = makeMessage(run, 1, 'alice', 1);
+        const fromB = makeMessage(run, 2, 'bob', 1);
+        await pair.a.publish(fromA);
+        await pair.b.publish(fromB);
+        const ids = [fromA.id, fromB.id];
+        await inboxA.waitForIds(ids, 'both messages at a', deadlineMs);
+        await inboxB.waitForIds(ids, 'both messages at b', deadlineMs);
+        expect(inboxB.messages.find((m) => m.id === fromA.id)).toEqual(fromA);
+      },
+      testTimeout,
+    );
 
-    it('keeps the per-recipient order of 1,000 messages from one publisher at every receiver', async () => {
-      const recipients = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6'];
-      const sent = Array.from({ length: 1_000 }, (_, n) => {
-        const to = recipients[n % recipients.length] ?? 'r0';
-        return makeMessage(run, n, to, Math.floor(n / recipients.length) + 1);
-      });
-      // Published without awaiting each one: the bus must keep order across its own batches.
-      await Promise.all(sent.map((m) => pair.a.publish(m)));
-      const ids = sent.map((m) => m.id);
-      await inboxA.waitForIds(ids, '1,000 messages at a', deadlineMs);
-      await inboxB.waitForIds(ids, '1,000 messages at b', deadlineMs);
-      const expected = new Map(recipients.map((r) => [r, sent.filter((m) => m.to === r).map((m) => m.seq)]));
-      expect(seqsByRecipient(inboxA.messages, run)).toEqual(expected);
-      expect(seqsByRecipient(inboxB.messages, run)).toEqual(expected);
-    }, testTimeout);
+    it(
+      'keeps the per-recipient order of 1,000 messages from one publisher at every receiver',
+      async () => {
+        const recipients = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6'];
+        const sent = Array.from({ length: 1_000 }, (_, n) => {
+          const to = recipients[n % recipients.length] ?? 'r0';
+          return makeMessage(run, n, to, Math.floor(n / recipients.length) + 1);
+        });
+        // Published without awaiting each one: the bus must keep order across its own batches.
+        await Promise.all(sent.map((m) => pair.a.publish(m)));
+        const ids = sent.map((m) => m.id);
+        await inboxA.waitForIds(ids, '1,000 messages at a', deadlineMs);
+        await inboxB.waitForIds(ids, '1,000 messages at b', deadlineMs);
+        const expected = new Map(
+          recipients.map((r) => [r, sent.filter((m) => m.to === r).map((m) => m.seq)]),
+        );
+        expect(seqsByRecipient(inboxA.messages, run)).toEqual(expected);
+        expect(seqsByRecipient(inboxB.messages, run)).toEqual(expected);
+      },
+      testTimeout,
+    );
 
-    it('resolves many concurrent publishes from both gateways and delivers them all', async () => {
-      const sent = Array.from({ length: 2_000 }, (_, n) => makeMessage(run, n, `user${n % 50}`, n + 1));
-      const results = await Promise.allSettled(sent.map((m, n) => (n % 2 === 0 ? pair.a : pair.b).publish(m)));
-      expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
-      const ids = sent.map((m) => m.id);
-      await inboxA.waitForIds(ids, '2,000 messages at a', deadlineMs);
-      await inboxB.waitForIds(ids, '2,000 messages at b', deadlineMs);
-    }, testTimeout);
+    it(
+      'resolves many concurrent publishes from both gateways and delivers them all',
+      async () => {
+        const sent = Array.from({ length: 2_000 }, (_, n) => makeMessage(run, n, `user${n % 50}`, n + 1));
+        const results = await Promise.allSettled(
+          sent.map((m, n) => (n % 2 === 0 ? pair.a : pair.b).publish(m)),
+        );
+        expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+        const ids = sent.map((m) => m.id);
+        await inboxA.waitForIds(ids, '2,000 messages at a', deadlineMs);
+        await inboxB.waitForIds(ids, '2,000 messages at b', deadlineMs);
+      },
+      testTimeout,
+    );
 
-    it('stops idempotently, is no longer ready, and rejects publishes after stop', async () => {
-      await pair.a.stop();
-      await pair.a.stop();
-      expect(pair.a.isReady()).toBe(false);
-      await expect(pair.a.publish(makeMessage(run, 1, 'alice', 1))).rejects.toThrow();
-      // The other gateway is unaffected.
-      const still = makeMessage(run, 2, 'alice', 2);
-      await pair.b.publish(still);
-      await inboxB.waitForIds([still.id], 'a message at b after a stopped', deadlineMs);
-    }, testTimeout);
+    it(
+      'stops idempotently, is no longer ready, and rejects publishes after stop',
+      async () => {
+        await pair.a.stop();
+        await pair.a.stop();
+        expect(pair.a.isReady()).toBe(false);
+        await expect(pair.a.publish(makeMessage(run, 1, 'alice', 1))).rejects.toThrow();
+        // The other gateway is unaffected.
+        const still = makeMessage(run, 2, 'alice', 2);
+        await pair.b.publish(still);
+        await inboxB.waitForIds([still.id], 'a message at b after a stopped', deadlineMs);
+      },
+      testTimeout,
+    );
   });
 }

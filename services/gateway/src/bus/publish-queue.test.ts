@@ -82,7 +82,10 @@ describe('PublishQueue', () => {
 
   it('refuses after close but flushes what was queued', async () => {
     const sent: string[] = [];
-    const queue = new PublishQueue(async (records) => void sent.push(...records.map((r) => r.value)), options);
+    const queue = new PublishQueue(
+      async (records) => void sent.push(...records.map((r) => r.value)),
+      options,
+    );
     const queued = queue.enqueue(record(1));
     queue.close(new BusUnavailableError('bus stopped'));
     await expect(queue.enqueue(record(2))).rejects.toThrow('bus stopped');

@@ -84,7 +84,10 @@ const STATUS_TEXT: Record<number, string> = {
   503: '503 Service Unavailable',
 };
 
-export function startTransport<T>(settings: TransportSettings, handlers: TransportHandlers<T>): Promise<Transport> {
+export function startTransport<T>(
+  settings: TransportSettings,
+  handlers: TransportHandlers<T>,
+): Promise<Transport> {
   const uws = loadNativeUws();
   const app = uws.App();
   app.ws<UserData<T>>('/ws', {
@@ -116,18 +119,24 @@ export function startTransport<T>(settings: TransportSettings, handlers: Transpo
       });
       Promise.resolve()
         .then(reply)
-        .catch((): HttpReply => ({ status: 500, contentType: 'application/json', body: '{"error":"internal"}' }))
+        .catch(
+          (): HttpReply => ({ status: 500, contentType: 'application/json', body: '{"error":"internal"}' }),
+        )
         .then((out) => {
           if (!aborted) res.cork(() => writeReply(res, out));
         });
     });
   }
-  app.any('/*', (res) => writeReply(res, { status: 404, contentType: 'application/json', body: '{"error":"not_found"}' }));
+  app.any('/*', (res) =>
+    writeReply(res, { status: 404, contentType: 'application/json', body: '{"error":"not_found"}' }),
+  );
 
   return new Promise((resolve, reject) => {
     app.listen(settings.host, settings.port, (listenSocket) => {
       if (listenSocket === false) {
-        reject(new Error(`cannot listen on ${settings.host}:${settings.port}: is the port in use? Set PORT.`));
+        reject(
+          new Error(`cannot listen on ${settings.host}:${settings.port}: is the port in use? Set PORT.`),
+        );
         return;
       }
       resolve({
@@ -161,11 +170,13 @@ function upgrade<T>(
   });
   handlers
     .authorize(request)
-    .catch((): UpgradeDecision<T> => ({
-      accept: false,
-      status: 500,
-      body: { error: 'internal', message: 'the upgrade could not be decided' },
-    }))
+    .catch(
+      (): UpgradeDecision<T> => ({
+        accept: false,
+        status: 500,
+        body: { error: 'internal', message: 'the upgrade could not be decided' },
+      }),
+    )
     .then((decision) => {
       if (aborted) {
         if (decision.accept) handlers.abandoned(decision.context);
@@ -175,7 +186,11 @@ function upgrade<T>(
         if (decision.accept) {
           res.upgrade<UserData<T>>({ context: decision.context }, key, protocol, extensions, socketContext);
         } else {
-          writeReply(res, { status: decision.status, contentType: 'application/json', body: JSON.stringify(decision.body) });
+          writeReply(res, {
+            status: decision.status,
+            contentType: 'application/json',
+            body: JSON.stringify(decision.body),
+          });
         }
       });
     });

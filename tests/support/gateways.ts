@@ -1,0 +1,132 @@
+/**
+ * Real gateway processes for end-to-end tests, started exactly as production starts them
+ * (services/gateway/src/main.ts with env), so SIGKILL and SIGTERM tests mean what they say.
+ *
+ *   const gw = await startGateway({ env: { REDIS_KEY_PREFIX: prefix, KAFKA_TOPIC: topic } });
+ *   ... gw.port, gw.kill('SIGKILL'), await gw.exited
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { kafkaBrokers, redisUrl, uniqueName } from './infra';
+import { TEST_JWT_SECRET } from './tokens';
+
+const ROOT = resolve(__dirname, '..', '..');
+const LOG_DIR = resolve(ROOT, '.run', 'test-logs');
+const children = new Set<ChildProcess>();
+process.once('exit', () => children.forEach((child) => child.kill('SIGKILL')));
+
+export interface GatewayProcess {
+  id: string;
+  port: number;
+  url: string;
+  httpUrl: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): void;
+  stop(): Promise<void>;
+}
+
+export interface StartGatewayOptions {
+  id?: string;
+  port?: number;
+  env?: Record<string, string>;
+  /** Wait for /readyz 200 (default); false waits for /healthz only. */
+  waitReady?: boolean;
+}
+
+/** Names shared by the gateways of one test file: its own Redis key prefix and Kafka topic. */
+export function isolatedEnv(): Record<string, string> {
+  return {
+    REDIS_URL: redisUrl(),
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+    REDIS_KEY_PREFIX: uniqueName('pbt'),
+    KAFKA_TOPIC: uniqueName('postbox.test'),
+    KAFKA_PARTITIONS: '3',
+  };
+}
+
+export async function startGateway(options: StartGatewayOptions = {}): Promise<GatewayProcess> {
+  const id = options.id ?? uniqueName('gw');
+  const port = options.port ?? (await freePort());
+  mkdirSync(LOG_DIR, { recursive: true });
+  const log = createWriteStream(resolve(LOG_DIR, `${id}.log`));
+  const child = spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', 'services/gateway/src/main.ts'],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'info',
+        JWT_SECRET: TEST_JWT_SECRET,
+        GATEWAY_ID: id,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        PRESENCE_LEASE_MS: '6000',
+        PRESENCE_RENEW_MS: '1000',
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  children.add(child);
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  void exited.then(() => children.delete(child));
+  const gateway: GatewayProcess = {
+    id,
+    port,
+    url: `ws://127.0.0.1:${port}`,
+    httpUrl: `http://127.0.0.1:${port}`,
+    child,
+    exited,
+    kill: (signal = 'SIGTERM') => {
+      child.kill(signal);
+    },
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+  await waitHttp(`${gateway.httpUrl}/${options.waitReady === false ? 'healthz' : 'readyz'}`, exited, id);
+  return gateway;
+}
+
+async function waitHttp(url: string, exited: Promise<number | null>, id: string): Promise<void> {
+  let dead = false;
+  void exited.then(() => {
+    dead = true;
+  });
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (dead) throw new Error(`gateway ${id} exited during startup; see .run/test-logs/${id}.log`);
+    try {
+      const response = await fetch(url);
+      if (response.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error(`gateway ${id} not ready within 60 s at ${url}; see .run/test-logs/${id}.log`);
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((done, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => done(port));
+    });
+  });
+}
