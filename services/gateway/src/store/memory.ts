@@ -113,14 +113,11 @@ export class MemoryStore implements MailboxStore {
     return { kind: 'opened' };
   }
 
-  /** Like Redis' ZADD XX: a renew never resurrects a closed session. */
+  /** Like renew-session.lua: a held session whose lease lapsed is restored. */
   async renewSessions(sessions: readonly SessionRef[], gatewayId: string): Promise<void> {
     const expiresAt = this.now() + this.limits.presenceLeaseMs;
-    for (const session of sessions) {
-      const leases = this.sessions.get(session.user);
-      const member = sessionMember(session, gatewayId);
-      if (leases?.has(member) === true) leases.set(member, expiresAt);
-    }
+    for (const session of sessions)
+      this.leases(session.user).set(sessionMember(session, gatewayId), expiresAt);
   }
 
   async closeSession(session: SessionRef, gatewayId: string): Promise<void> {

@@ -73,14 +73,16 @@ export function registerPresenceTests(storeWith: StoreWith): void {
     TIMED_TEST_MS,
   );
 
-  it('does not resurrect a closed session on renew', async () => {
+  it('restores, on renew, a held session whose lease lapsed', async () => {
     const store = await storeWith();
     const bob = freshUser('bob');
     const session = { user: bob, sessionId: 's1' };
     await store.openSession(session, 'gw-a');
+    // Stands in for a lease that ran out while the gateway stalled: gone from the store.
     await store.closeSession(session, 'gw-a');
-    await store.renewSessions([session], 'gw-a');
     expect(await store.presence([bob])).toEqual(new Map([[bob, false]]));
+    await store.renewSessions([session], 'gw-a');
+    expect(await store.presence([bob])).toEqual(new Map([[bob, true]]));
   });
 
   it('refuses too_many_connections at the cap until a session closes', async () => {
