@@ -4,6 +4,7 @@ SHELL := /bin/bash
 TS_NODE := node -r ts-node/register/transpile-only
 
 .PHONY: help install up down restart status logs test test-unit test-integration lint typecheck bench token clean
+.PHONY: compose-up compose-down
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z_-]+:.*## / { printf "  %-17s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -47,6 +48,16 @@ bench: ## load benchmark against the running stack (make up first)
 token: ## print a dev JWT: make token USER=alice [TTL=3600]
 	@if [ "$(origin USER)" != "command line" ]; then echo "usage: make token USER=alice [TTL=seconds]" >&2; exit 2; fi
 	@$(TS_NODE) tools/token.ts "$(USER)"
+
+compose-up: ## the stack in Docker: build the gateway image, start Kafka, Redis, gateway, nginx (needs JWT_SECRET)
+	@docker info >/dev/null 2>&1 || { echo "compose-up: no Docker engine answers (docker info failed). Start the Docker daemon (or set DOCKER_HOST), or run the native stack with: make up" >&2; exit 1; }
+	@docker compose version >/dev/null 2>&1 || { echo "compose-up: the docker compose plugin is missing; install docker-compose-plugin, or run the native stack with: make up" >&2; exit 1; }
+	@[ -n "$$JWT_SECRET" ] || { echo "compose-up: set JWT_SECRET (32+ characters), e.g. JWT_SECRET=\$$(openssl rand -hex 32) make compose-up" >&2; exit 2; }
+	docker compose up -d --build
+
+compose-down: ## stop and remove the compose stack (volumes are kept; add -v by hand to drop data)
+	@docker info >/dev/null 2>&1 || { echo "compose-down: no Docker engine answers (docker info failed); nothing to stop" >&2; exit 1; }
+	docker compose down
 
 clean: ## stop the stack and delete .run/ (state, logs) and .cache/ (Kafka jars)
 	@tools/stack.sh down
