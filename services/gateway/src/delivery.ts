@@ -5,7 +5,9 @@
  *   after that point is also published live, and every one accepted before is in the mailbox;
  * - while syncing, live messages are not written, but the highest such seq is remembered and the
  *   sync keeps reading until it has passed it (a live message may be consumed before the Redis
- *   reply of the page that would contain it is processed);
+ *   reply of the page that would contain it is processed), or until a read issued after it was
+ *   seen reached the end of the mailbox without it (another device acked it meanwhile: waiting
+ *   for it to appear would spin on Redis forever and never send `synced`);
  * - once live, a message whose seq is at or below the last one written from the mailbox was in
  *   the snapshot and is skipped. Messages from different senders may arrive out of seq order
  *   (different gateways publish them), so nothing else is skipped.
@@ -38,6 +40,9 @@ export class Delivery {
     let first = true;
     try {
       for (;;) {
+        // A read issued after a live message was seen returns it unless it is gone (acked by
+        // another device, expired): then nothing more is owed for it and the sync may end.
+        const seenBeforeRead = session.missedLiveSeq;
         const page = await this.store.readMailbox(session.user, session.syncedSeq, pageSize);
         if (!session.isOpen) return;
         if (first) this.metrics.mailboxSnapshot.observe(page.length < pageSize ? page.length : pageSize);
@@ -47,7 +52,8 @@ export class Delivery {
           session.syncedSeq = message.seq;
         }
         this.metrics.deliveredMailbox.inc(page.length);
-        if (page.length < pageSize && session.missedLiveSeq <= session.syncedSeq) break;
+        if (page.length < pageSize && session.missedLiveSeq <= Math.max(session.syncedSeq, seenBeforeRead))
+          break;
         if (session.isBackedUp(lowWaterBytes)) await session.waitForDrain();
         if (!session.isOpen) return;
       }
