@@ -47,7 +47,7 @@ async function exposedSeries(): Promise<Map<string, Series>> {
       .object({ labelNames: z.array(z.string()).default([]) })
       .parse(registry.getSingleMetric(name));
     const entry = { metric: name, type: String(type), labels: declared.labelNames };
-    const suffixes = type === 'histogram' ? ['_bucket', '_sum', '_count'] : [''];
+    const suffixes = entry.type === 'histogram' ? ['_bucket', '_sum', '_count'] : [''];
     for (const suffix of suffixes) series.set(`${name}${suffix}`, entry);
   }
   return series;
