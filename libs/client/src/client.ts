@@ -3,7 +3,14 @@
  * socket's life cycle (connect, welcome, close, reconnect with backoff) and wires frames to the
  * outbox (sends), the inbox (messages and acks) and the presence queries.
  */
-import { parseServerFrame, type ClientFrame, type ServerFrame, type WelcomeFrame } from '@postbox/protocol';
+import {
+  CloseCode,
+  CloseReason,
+  parseServerFrame,
+  type ClientFrame,
+  type ServerFrame,
+  type WelcomeFrame,
+} from '@postbox/protocol';
 import { reconnectDelay } from './backoff';
 import { randomCid } from './cid';
 import { PostboxError } from './errors';
@@ -244,6 +251,17 @@ export class PostboxClient extends Emitter<ClientEvents> {
   private fatalError(info: SocketClosed): PostboxError | undefined {
     const byStatus = info.httpStatus === undefined ? undefined : FATAL_STATUS[info.httpStatus];
     if (byStatus !== undefined) return new PostboxError(byStatus, info.reason, info.httpStatus);
+    // A fixed token that expired stays expired: reconnecting would loop until the clock leeway ends.
+    if (
+      info.code === CloseCode.PolicyViolation &&
+      info.reason === CloseReason.TokenExpired &&
+      typeof this.token === 'string'
+    ) {
+      return new PostboxError(
+        'unauthorized',
+        'the token expired; pass a function that returns a fresh token to stay connected',
+      );
+    }
     if (!this.everWelcomed && this.attempt + 1 >= this.options.maxAttemptsBeforeWelcome) {
       return new PostboxError(
         'unreachable',

@@ -82,13 +82,16 @@ test('a message delivered again after a reconnect reaches the handler once; an a
   expect(ackedIds(second).sort()).toEqual(['m1', 'm2']);
 });
 
-test('acks queued while disconnected are written after the next welcome', async () => {
+test('acks queued while disconnected are written after the next welcome, 1,000 ids per frame', async () => {
   const c = start({ manualAck: true });
   const first = await welcomed(1);
   first.drop();
-  c.ack(['m7']);
+  const ids = Array.from({ length: 1_500 }, (_, i) => `m${i}`);
+  c.ack(ids);
   const second = await welcomed(2);
-  await until(() => ackedIds(second).includes('m7'), 'the queued ack');
+  await until(() => ackedIds(second).length === 1_500, 'the queued acks');
+  expect(second.ofType('ack').map((frame) => frame.ids.length)).toEqual([1_000, 500]);
+  expect(ackedIds(second)).toEqual(ids);
   expect(ackedIds(first)).toEqual([]);
 });
 
