@@ -3,6 +3,7 @@
  * Usage: node -r ts-node/register/transpile-only tools/token.ts <user> (or: make token USER=alice)
  * Secret: $JWT_SECRET, else .run/jwt-secret, the dev secret tools/stack.sh hands to the gateways
  * (created here with the same format when missing). Lifetime: $TTL seconds, default 3600.
+ * The `postbox` CLI (libs/client) imports mintDevToken from here.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,24 +21,32 @@ function devSecret(): string {
   return readFileSync(file, 'utf8').trim();
 }
 
+/** A dev token for `user`, valid `ttlSeconds`, signed with $JWT_SECRET or the stack's dev secret. */
+export async function mintDevToken(user: string, ttlSeconds = 3600): Promise<string> {
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0)
+    throw new Error(`the lifetime must be a positive number of seconds, got "${ttlSeconds}"`);
+  const secret = process.env.JWT_SECRET || devSecret();
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(user)
+    .setIssuedAt(now)
+    .setExpirationTime(now + ttlSeconds)
+    .sign(new TextEncoder().encode(secret));
+}
+
 async function main(): Promise<void> {
   const [user] = process.argv.slice(2);
   if (!user) throw new Error('usage: tools/token.ts <user>   (make token USER=alice)');
   const ttl = Number(process.env.TTL ?? '3600');
   if (!Number.isInteger(ttl) || ttl <= 0)
     throw new Error(`TTL must be a positive number of seconds, got "${process.env.TTL}"`);
-  const secret = process.env.JWT_SECRET || devSecret();
-  const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(user)
-    .setIssuedAt(now)
-    .setExpirationTime(now + ttl)
-    .sign(new TextEncoder().encode(secret));
-  process.stdout.write(`${token}\n`);
+  process.stdout.write(`${await mintDevToken(user, ttl)}\n`);
 }
 
-main().catch((error: unknown) => {
-  console.error(`token: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(`token: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
+}
