@@ -46,7 +46,23 @@ export function isolatedEnv(): Record<string, string> {
   };
 }
 
+/**
+ * Starts a gateway and waits until it is ready. A free port found here can be taken by another
+ * process before the gateway binds it (the gateway listens exclusively and exits then), so a
+ * gateway given no port is retried on a fresh one.
+ */
 export async function startGateway(options: StartGatewayOptions = {}): Promise<GatewayProcess> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      if (options.port !== undefined || attempt >= 3 || !String(error).includes('exited during startup'))
+        throw error;
+    }
+  }
+}
+
+async function startOnce(options: StartGatewayOptions): Promise<GatewayProcess> {
   const id = options.id ?? uniqueName('gw');
   const port = options.port ?? (await freePort());
   mkdirSync(LOG_DIR, { recursive: true });

@@ -53,8 +53,19 @@ export interface Transport {
   stopListening(): void;
 }
 
+/** uWS.js accepts (host, port, options, cb); its type declarations only list (port, options, cb). */
+type ListenWithOptions = (
+  host: string,
+  port: number,
+  options: number,
+  callback: (listenSocket: Uws.us_listen_socket | false) => void,
+) => Uws.TemplatedApp;
+const EXCLUSIVE_PORT = 1; // LIBUS_LISTEN_EXCLUSIVE_PORT
+
 interface UserData<T> {
   context: T;
+  /** 0 upgraded, 1 opened (handlers.open ran), 2 closed before it could open. */
+  phase: 0 | 1 | 2;
 }
 
 export function loadNativeUws(): typeof Uws {
@@ -100,8 +111,16 @@ export function startTransport<T>(
     idleTimeout: settings.idleTimeoutSeconds,
     sendPingsAutomatically: true,
     upgrade: (res, req, socketContext) => upgrade(res, req, socketContext, handlers),
-    open: (ws) => handlers.open(ws.getUserData().context, ws),
+    // uWS closes a socket upgraded inside res.cork() from an async callback when the open handler
+    // writes to it (uWebSockets.js issue 1108: cork misreads the upgraded socket's state). So the
+    // open runs on the next turn, in a cork of its own; a frame arriving first opens it at once.
+    open: (ws) => {
+      setImmediate(() => {
+        if (ws.getUserData().phase === 0) ws.cork(() => openNow(ws, handlers));
+      });
+    },
     message: (ws, data, isBinary) => {
+      if (ws.getUserData().phase === 0) openNow(ws, handlers);
       if (data.byteLength > settings.maxFrameBytes) {
         ws.end(CloseCode.MessageTooBig, CloseReason.FrameTooLarge);
         return;
@@ -109,7 +128,12 @@ export function startTransport<T>(
       handlers.message(ws.getUserData().context, isBinary ? undefined : Buffer.from(data).toString('utf8'));
     },
     drain: (ws) => handlers.drain(ws.getUserData().context),
-    close: (ws, code) => handlers.close(ws.getUserData().context, code),
+    close: (ws, code) => {
+      const userData = ws.getUserData();
+      if (userData.phase === 1) handlers.close(userData.context, code);
+      else handlers.abandoned(userData.context);
+      userData.phase = 2;
+    },
   });
   for (const [route, reply] of Object.entries(handlers.http)) {
     app.get(route, (res) => {
@@ -131,8 +155,11 @@ export function startTransport<T>(
     writeReply(res, { status: 404, contentType: 'application/json', body: '{"error":"not_found"}' }),
   );
 
+  // Exclusive: uWS otherwise listens with SO_REUSEPORT, and a second process on the same port
+  // would silently take half of the connections instead of failing to start.
+  const listen = app.listen as unknown as ListenWithOptions;
   return new Promise((resolve, reject) => {
-    app.listen(settings.host, settings.port, (listenSocket) => {
+    listen.call(app, settings.host, settings.port, EXCLUSIVE_PORT, (listenSocket) => {
       if (listenSocket === false) {
         reject(
           new Error(`cannot listen on ${settings.host}:${settings.port}: is the port in use? Set PORT.`),
@@ -184,7 +211,13 @@ function upgrade<T>(
       }
       res.cork(() => {
         if (decision.accept) {
-          res.upgrade<UserData<T>>({ context: decision.context }, key, protocol, extensions, socketContext);
+          res.upgrade<UserData<T>>(
+            { context: decision.context, phase: 0 },
+            key,
+            protocol,
+            extensions,
+            socketContext,
+          );
         } else {
           writeReply(res, {
             status: decision.status,
@@ -194,6 +227,12 @@ function upgrade<T>(
         }
       });
     });
+}
+
+function openNow<T>(ws: Uws.WebSocket<UserData<T>>, handlers: TransportHandlers<T>): void {
+  const userData = ws.getUserData();
+  userData.phase = 1;
+  handlers.open(userData.context, ws);
 }
 
 function writeReply(res: Uws.HttpResponse, reply: HttpReply): void {
