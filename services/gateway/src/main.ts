@@ -48,6 +48,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     maxInvalidFrames: config.MAX_INVALID_FRAMES,
     invalidWindowMs: Defaults.invalidFrameWindowMs,
     maxBufferedBytes: config.MAX_BUFFERED_BYTES,
+    countFrameOut: () => metrics.framesOut.inc(),
   };
   const delivery = new Delivery(store, sessions, metrics, logger, {
     pageSize: config.MAILBOX_PAGE_SIZE,

@@ -9,8 +9,11 @@ import { InvalidFrameWindow, SendBudget, type RateSettings } from './limits';
 
 export type SessionState = 'syncing' | 'live' | 'closed';
 
+/** Shared by every session (one object per gateway, so it costs a session nothing). */
 export interface SessionLimits extends RateSettings {
   maxBufferedBytes: number;
+  /** Counts frames written to clients (the frames-out metric). */
+  countFrameOut(): void;
 }
 
 const settled: Promise<void> = Promise.resolve();
@@ -54,6 +57,7 @@ export class Session {
     const conn = this.conn;
     if (conn === undefined || this.state === 'closed') return false;
     const status = conn.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+    this.limits.countFrameOut();
     if (status === 2 || conn.getBufferedAmount() > this.limits.maxBufferedBytes) {
       this.close(CloseCode.TryAgainLater, CloseReason.SlowConsumer);
       return status !== 2;
