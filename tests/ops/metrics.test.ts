@@ -105,6 +105,8 @@ test('traffic moves the counters and histograms of metrics.ts', async () => {
   expect(metrics.value('postbox_kafka_consumer_lag_seconds_count')).toBeGreaterThanOrEqual(1);
   expect(metrics.value('postbox_redis_command_seconds_count{op="accept"}')).toBeGreaterThanOrEqual(3);
   expect(metrics.value('postbox_mailbox_depth_count')).toBeGreaterThanOrEqual(3);
+  // At least: three welcomes, three synced, three answers to sends, two messages, one error.
+  expect(metrics.value('postbox_frames_out_total')).toBeGreaterThanOrEqual(12);
 });
 
 test('every metric of metrics.ts and the default process metrics are exposed', async () => {
