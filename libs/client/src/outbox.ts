@@ -38,6 +38,12 @@ interface PendingSend {
   retry?: ReturnType<typeof setTimeout>;
 }
 
+const encoder = new TextEncoder();
+
+function utf8Bytes(text: string): number {
+  return encoder.encode(text).length;
+}
+
 export class Outbox {
   // A Map iterates in insertion order, so a reconnect re-sends in the order the app sent.
   private readonly pending = new Map<string, PendingSend>();
@@ -49,8 +55,12 @@ export class Outbox {
   }
 
   add(frame: SendFrame, maxBytes: number): Promise<Accepted> {
-    const checked = parseClientFrame(JSON.stringify(frame), { maxBytes });
+    // The size is checked here with TextEncoder: parseClientFrame counts bytes with Buffer, which
+    // browsers lack, so it gets no limit.
+    const checked = parseClientFrame(JSON.stringify(frame), { maxBytes: Number.POSITIVE_INFINITY });
     if (!checked.ok) return Promise.reject(new PostboxError(checked.error.code, checked.error.message));
+    if (utf8Bytes(frame.body) > maxBytes)
+      return Promise.reject(new PostboxError('too_large', `body exceeds ${maxBytes} UTF-8 bytes`));
     const cid = frame.cid;
     if (cid === undefined) return Promise.reject(new PostboxError('invalid_frame', 'a cid is required'));
     if (this.pending.has(cid))
