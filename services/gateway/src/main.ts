@@ -11,6 +11,7 @@ import type { MessageBus } from './bus/bus';
 import { KafkaBus } from './bus/kafka';
 import { MemoryBus } from './bus/memory';
 import { Delivery } from './delivery';
+import { devTokenRoutes } from './dev-tokens';
 import { Gateway } from './gateway';
 import { httpRoutes } from './http';
 import { MonotonicUlid } from './ids';
@@ -30,6 +31,8 @@ export interface RunningGateway {
 }
 
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
+  // First: a DEV_TOKENS misconfiguration fails before any connection is opened.
+  const httpPost = devTokenRoutes(config, logger);
   const metrics = new GatewayMetrics();
   const { store, closeStore } = buildStore(config, logger);
   const bus = buildBus(config, logger);
@@ -80,6 +83,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     {
       ...gateway.handlers(),
       http: httpRoutes({ gateway, store, bus, metrics, gatewayId: config.GATEWAY_ID }),
+      httpPost,
     },
   );
   const timers = [

@@ -37,6 +37,8 @@ export interface TransportHandlers<T> {
   drain(context: T): void;
   close(context: T, code: number): void;
   http: Record<string, () => Promise<HttpReply> | HttpReply>;
+  /** POST routes; the handler gets the body as UTF-8 text (at most MAX_POST_BODY_BYTES). */
+  httpPost?: Record<string, (body: string) => Promise<HttpReply> | HttpReply>;
 }
 
 export interface TransportSettings {
@@ -61,6 +63,8 @@ type ListenWithOptions = (
   callback: (listenSocket: Uws.us_listen_socket | false) => void,
 ) => Uws.TemplatedApp;
 const EXCLUSIVE_PORT = 1; // LIBUS_LISTEN_EXCLUSIVE_PORT
+/** POST bodies are small JSON requests; anything larger is answered 413 without being kept. */
+export const MAX_POST_BODY_BYTES = 4096;
 
 interface UserData<T> {
   context: T;
@@ -87,9 +91,11 @@ export function loadNativeUws(): typeof Uws {
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK',
+  400: '400 Bad Request',
   401: '401 Unauthorized',
   403: '403 Forbidden',
   404: '404 Not Found',
+  413: '413 Payload Too Large',
   429: '429 Too Many Requests',
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',
@@ -136,20 +142,10 @@ export function startTransport<T>(
     },
   });
   for (const [route, reply] of Object.entries(handlers.http)) {
-    app.get(route, (res) => {
-      let aborted = false;
-      res.onAborted(() => {
-        aborted = true;
-      });
-      Promise.resolve()
-        .then(reply)
-        .catch(
-          (): HttpReply => ({ status: 500, contentType: 'application/json', body: '{"error":"internal"}' }),
-        )
-        .then((out) => {
-          if (!aborted) res.cork(() => writeReply(res, out));
-        });
-    });
+    app.get(route, (res) => respond(res, watchAborted(res), reply));
+  }
+  for (const [route, handle] of Object.entries(handlers.httpPost ?? {})) {
+    app.post(route, (res) => postRoute(res, handle));
   }
   app.any('/*', (res) =>
     writeReply(res, { status: 404, contentType: 'application/json', body: '{"error":"not_found"}' }),
@@ -233,6 +229,45 @@ function openNow<T>(ws: Uws.WebSocket<UserData<T>>, handlers: TransportHandlers<
   const userData = ws.getUserData();
   userData.phase = 1;
   handlers.open(userData.context, ws);
+}
+
+/** uWS requires onAborted before any async answer; returns whether the client went away. */
+function watchAborted(res: Uws.HttpResponse): () => boolean {
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  return () => aborted;
+}
+
+function respond(
+  res: Uws.HttpResponse,
+  aborted: () => boolean,
+  reply: () => Promise<HttpReply> | HttpReply,
+): void {
+  Promise.resolve()
+    .then(reply)
+    .catch((): HttpReply => ({ status: 500, contentType: 'application/json', body: '{"error":"internal"}' }))
+    .then((out) => {
+      if (!aborted()) res.cork(() => writeReply(res, out));
+    });
+}
+
+function postRoute(res: Uws.HttpResponse, handle: (body: string) => Promise<HttpReply> | HttpReply): void {
+  const aborted = watchAborted(res);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  res.onData((chunk, isLast) => {
+    size += chunk.byteLength;
+    // uWS reuses the chunk's memory after this callback returns: keep a copy.
+    if (size <= MAX_POST_BODY_BYTES) chunks.push(Buffer.from(chunk.slice(0)));
+    if (!isLast) return;
+    if (size > MAX_POST_BODY_BYTES) {
+      const body = JSON.stringify({ error: 'too_large', message: `at most ${MAX_POST_BODY_BYTES} bytes` });
+      return respond(res, aborted, () => ({ status: 413, contentType: 'application/json', body }));
+    }
+    respond(res, aborted, () => handle(Buffer.concat(chunks).toString('utf8')));
+  });
 }
 
 function writeReply(res: Uws.HttpResponse, reply: HttpReply): void {
