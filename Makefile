@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 TS_NODE := node -r ts-node/register/transpile-only
 
-.PHONY: help install up down restart status logs test test-unit test-integration lint typecheck bench token clean
+.PHONY: help install up down restart scale certs status logs test test-unit test-integration lint typecheck bench token clean
 .PHONY: compose-up compose-down
 
 help: ## list the targets
@@ -12,14 +12,21 @@ help: ## list the targets
 install: ## install what the stack needs: apt packages (redis-server, nginx) if missing, npm ci, Kafka jars
 	@tools/install.sh
 
-up: ## start Redis, Kafka, the gateways and nginx natively (ws://127.0.0.1:8080/ws)
+up: ## start Redis, Kafka, the gateways and nginx natively (ws://127.0.0.1:8080/ws; TLS=1: wss://localhost:8443/ws)
 	@tools/stack.sh up
 
 down: ## stop everything `make up` started
 	@tools/stack.sh down
 
-restart: ## down, then up
+restart: ## down, then up (keeps the running number of gateways and TLS unless GATEWAYS= / TLS= say otherwise)
 	@tools/stack.sh restart
+
+scale: ## run exactly N gateways: make scale N=3 (new ones ready, nginx reloaded, extra ones drained)
+	@if [ "$(origin N)" != "command line" ]; then echo "usage: make scale N=<number of gateways, at least 1>" >&2; exit 2; fi
+	@tools/stack.sh scale "$(N)"
+
+certs: ## dev CA + localhost/127.0.0.1 certificate in .run/certs (FORCE=1 remakes them); prints how to trust it
+	@tools/certs.sh
 
 status: ## one line per component: running pid or stopped
 	@tools/stack.sh status
@@ -49,11 +56,12 @@ token: ## print a dev JWT: make token USER=alice [TTL=3600]
 	@if [ "$(origin USER)" != "command line" ]; then echo "usage: make token USER=alice [TTL=seconds]" >&2; exit 2; fi
 	@$(TS_NODE) tools/token.ts "$(USER)"
 
-compose-up: ## the stack in Docker: build the gateway image, start Kafka, Redis, gateway, nginx (needs JWT_SECRET)
+compose-up: ## the stack in Docker: build the gateway image, start Kafka, Redis, gateway, nginx (needs JWT_SECRET; TLS=1)
 	@docker info >/dev/null 2>&1 || { echo "compose-up: no Docker engine answers (docker info failed). Start the Docker daemon (or set DOCKER_HOST), or run the native stack with: make up" >&2; exit 1; }
 	@docker compose version >/dev/null 2>&1 || { echo "compose-up: the docker compose plugin is missing; install docker-compose-plugin, or run the native stack with: make up" >&2; exit 1; }
 	@[ -n "$$JWT_SECRET" ] || { echo "compose-up: set JWT_SECRET (32+ characters), e.g. JWT_SECRET=\$$(openssl rand -hex 32) make compose-up" >&2; exit 2; }
-	docker compose up -d --build
+	@if [ "$(TLS)" = 1 ]; then tools/certs.sh; fi
+	docker compose $(if $(filter 1,$(TLS)),-f docker-compose.yml -f docker-compose.tls.yml) up -d --build
 
 compose-down: ## stop and remove the compose stack (volumes are kept; add -v by hand to drop data)
 	@docker info >/dev/null 2>&1 || { echo "compose-down: no Docker engine answers (docker info failed); nothing to stop" >&2; exit 1; }

@@ -2,7 +2,9 @@
 # nginx in front of the native gateways, as its own master process (not the system service).
 # Usage: tools/nginx.sh start|stop|reload|status
 # Env: LISTEN_PORT (8080), LISTEN_HOST (127.0.0.1), GATEWAY_PORTS ("8081 8082"),
-#      NGINX_CONN_LIMIT_PER_IP (1000).
+#      NGINX_CONN_LIMIT_PER_IP (1000), TLS (0; 1 serves wss:// on TLS_PORT and redirects
+#      LISTEN_PORT to it), TLS_PORT (8443), CERTS_DIR (.run/certs: server.pem, server-key.pem).
+# reload changes the upstreams only: it keeps the listeners (TLS or not) nginx was started with.
 set -euo pipefail
 COMPONENT=nginx
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -11,9 +13,14 @@ LISTEN_PORT="${LISTEN_PORT:-8080}"
 LISTEN_HOST="${LISTEN_HOST:-127.0.0.1}"
 GATEWAY_PORTS="${GATEWAY_PORTS:-8081 8082}"
 NGINX_CONN_LIMIT_PER_IP="${NGINX_CONN_LIMIT_PER_IP:-1000}"
+TLS="${TLS:-0}"
+TLS_PORT="${TLS_PORT:-8443}"
+CERTS_DIR="${CERTS_DIR:-$RUN_DIR/certs}"
 PREFIX="$RUN_DIR/nginx"
 NGINX_LOG_DIR="$PREFIX/logs"
 PID_FILE="$PREFIX/nginx.pid"
+# The listeners of the running nginx, so a reload (make scale) renders the same ones.
+EDGE_ENV="$PREFIX/edge.env"
 
 ensure_nginx() {
   command -v nginx >/dev/null && return 0
@@ -28,9 +35,16 @@ ensure_nginx() {
 }
 
 render() {
-  node -r ts-node/register/transpile-only "$ROOT/tools/nginx-config.ts" --prefix "$PREFIX" \
-    --log-dir "$NGINX_LOG_DIR" --listen "$LISTEN_HOST:$LISTEN_PORT" \
-    --conn-limit "$NGINX_CONN_LIMIT_PER_IP" --upstreams "$GATEWAY_PORTS" >/dev/null ||
+  local args=(--prefix "$PREFIX" --log-dir "$NGINX_LOG_DIR" --listen "$LISTEN_HOST:$LISTEN_PORT"
+    --conn-limit "$NGINX_CONN_LIMIT_PER_IP" --upstreams "$GATEWAY_PORTS") file
+  if [[ "$TLS" == 1 ]]; then
+    for file in server.pem server-key.pem; do
+      [[ -s "$CERTS_DIR/$file" ]] || die "TLS=1 but $CERTS_DIR/$file is missing; run make certs first"
+    done
+    args+=(--tls-listen "$LISTEN_HOST:$TLS_PORT" --tls-cert "$CERTS_DIR/server.pem"
+      --tls-key "$CERTS_DIR/server-key.pem")
+  fi
+  node -r ts-node/register/transpile-only "$ROOT/tools/nginx-config.ts" "${args[@]}" >/dev/null ||
     die "could not render nginx/native.conf.template"
   nginx -q -t -p "$PREFIX" -e "$NGINX_LOG_DIR/nginx-error.log" -c "$PREFIX/nginx.conf" ||
     die "generated $PREFIX/nginx.conf is invalid (see above); fix nginx/native.conf.template"
@@ -51,20 +65,28 @@ start() {
   fi
   ensure_nginx
   port_open "$LISTEN_PORT" && die "port $LISTEN_PORT is taken by another process; stop it or set LISTEN_PORT"
+  [[ "$TLS" == 1 ]] && port_open "$TLS_PORT" &&
+    die "port $TLS_PORT is taken by another process; stop it or set TLS_PORT"
   mkdir -p "$NGINX_LOG_DIR"
   render
+  printf 'LISTEN_HOST=%q\nLISTEN_PORT=%q\nTLS=%q\nTLS_PORT=%q\nCERTS_DIR=%q\n' \
+    "$LISTEN_HOST" "$LISTEN_PORT" "$TLS" "$TLS_PORT" "$CERTS_DIR" >"$EDGE_ENV"
   nginx -p "$PREFIX" -e "$NGINX_LOG_DIR/nginx-error.log" -c "$PREFIX/nginx.conf" ||
     die "nginx failed to start; see $NGINX_LOG_DIR/nginx-error.log"
   for ((i = 0; i < 100; i++)); do
-    if pid="$(running_pid)" && port_open "$LISTEN_PORT"; then
+    if pid="$(running_pid)" && port_open "$LISTEN_PORT" && { [[ "$TLS" != 1 ]] || port_open "$TLS_PORT"; }; then
       ln -sf "$PID_FILE" "$PID_DIR/nginx.pid"
-      info "ready on $LISTEN_HOST:$LISTEN_PORT -> gateways $GATEWAY_PORTS (pid $pid, logs $NGINX_LOG_DIR)"
+      if [[ "$TLS" == 1 ]]; then
+        info "ready on $LISTEN_HOST:$TLS_PORT (TLS; $LISTEN_PORT redirects) -> gateways $GATEWAY_PORTS (pid $pid)"
+      else
+        info "ready on $LISTEN_HOST:$LISTEN_PORT -> gateways $GATEWAY_PORTS (pid $pid, logs $NGINX_LOG_DIR)"
+      fi
       return 0
     fi
     sleep 0.1
   done
   tail -n 30 "$NGINX_LOG_DIR/nginx-error.log" >&2 || true
-  die "nginx did not listen on $LISTEN_PORT within 10s"
+  die "nginx did not listen on port $LISTEN_PORT (and $TLS_PORT when TLS=1) within 10s"
 }
 
 # A reload starts new workers with the new upstreams; old workers keep serving their open
@@ -72,6 +94,8 @@ start() {
 reload() {
   local pid
   pid="$(running_pid)" || die "not running; use tools/nginx.sh start"
+  # shellcheck source=/dev/null # written by start()
+  [[ -f "$EDGE_ENV" ]] && source "$EDGE_ENV"
   render
   nginx -p "$PREFIX" -e "$NGINX_LOG_DIR/nginx-error.log" -c "$PREFIX/nginx.conf" -s reload ||
     die "reload failed; see $NGINX_LOG_DIR/nginx-error.log"

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The full native stack: Redis, Kafka, N gateways, nginx in front.
-# Usage: tools/stack.sh up|down|status|logs|restart
+# Usage: tools/stack.sh up|down|status|logs|restart|scale N
 # Env: GATEWAYS (2), GATEWAY_BASE_PORT (8081), LISTEN_PORT (8080), JWT_SECRET (else .run/jwt-secret),
-#      LOG_LEVEL (info), GATEWAY_READY_TIMEOUT (60), plus those of tools/redis.sh, kafka.sh, nginx.sh.
+#      LOG_LEVEL (info), GATEWAY_READY_TIMEOUT (60), TLS (0; 1 runs tools/certs.sh and serves wss://
+#      on TLS_PORT, 8443), plus those of tools/redis.sh, kafka.sh, nginx.sh.
 set -euo pipefail
 COMPONENT=stack
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 TOOLS="$ROOT/tools"
+# Whether the caller chose these, before the defaults below: restart keeps what is running otherwise.
+CHOSEN_GATEWAYS="${GATEWAYS:-}"
+CHOSEN_TLS="${TLS:-}"
 
 GATEWAYS="${GATEWAYS:-2}"
 GATEWAY_BASE_PORT="${GATEWAY_BASE_PORT:-8081}"
@@ -15,6 +19,11 @@ LISTEN_PORT="${LISTEN_PORT:-8080}"
 REDIS_PORT="${REDIS_PORT:-16379}"
 KAFKA_PORT="${KAFKA_PORT:-19092}"
 GATEWAY_MAIN="${GATEWAY_MAIN:-$ROOT/services/gateway/src/main.ts}"
+TLS="${TLS:-0}"
+TLS_PORT="${TLS_PORT:-8443}"
+# After SIGTERM a gateway exits within DRAIN_TIMEOUT_MS (10 s) + 5 s; SIGKILL only after that.
+DRAIN_GRACE=20
+EDGE_ENV="$RUN_DIR/nginx/edge.env"
 
 gateway_ports() {
   local n
@@ -61,11 +70,87 @@ start_gateway() {
   echo " ready (pid $pid)"
 }
 
+# The listeners nginx actually runs with (nginx.sh records them), which may predate this call's env.
+edge_setting() {
+  local name="$1"
+  [[ -f "$EDGE_ENV" ]] && (source "$EDGE_ENV" && echo "${!name}") || echo "${!name}"
+}
+
+print_urls() {
+  local ports="$1" tls port scheme=ws http=http
+  tls="$(edge_setting TLS)"
+  port="$(edge_setting LISTEN_PORT)"
+  if [[ "$tls" == 1 ]]; then
+    port="$(edge_setting TLS_PORT)" scheme=wss http=https
+  fi
+  cat <<INFO
+
+postbox is up.
+  WebSocket:  $scheme://localhost:$port/ws?token=<JWT>   (or header Authorization: Bearer <JWT>)
+  health:     $http://localhost:$port/healthz  $http://localhost:$port/readyz  $http://localhost:$port/metrics
+  gateways:   $(for p in $ports; do printf 'http://127.0.0.1:%s ' "$p"; done)
+  token:      make token USER=alice
+  logs:       make logs      stop: make down
+INFO
+  if [[ "$tls" == 1 ]]; then
+    echo "  TLS:        http://localhost:$(edge_setting LISTEN_PORT) redirects (301) to https; clients must trust"
+    echo "              $(edge_setting CERTS_DIR)/ca.pem (e.g. NODE_EXTRA_CA_CERTS=...; see make certs)"
+  fi
+}
+
+# Running gateways as "n name" lines, lowest n first.
+running_gateways() {
+  local file name
+  for file in "$PID_DIR"/gateway-*.pid; do
+    [[ -e "$file" ]] || continue
+    name="$(basename "$file" .pid)"
+    pid_of "$name" >/dev/null && echo "${name#gateway-} $name"
+  done | sort -n
+}
+
+# Exactly N gateways: start the missing ones (each waits for /readyz), point nginx at gateways
+# 1..N, then SIGTERM the rest. nginx goes first so no new connection or reconnect is sent to a
+# gateway that is draining; the drained gateway closes its sessions with 1012 and its clients
+# reconnect through nginx to the others. A reload keeps every open connection (docs/operations.md).
+scale() {
+  local target="${1:-}" n name surplus=()
+  [[ "$target" =~ ^[1-9][0-9]*$ ]] || die "usage: tools/stack.sh scale N (make scale N=3): N is the number of gateways, at least 1"
+  [[ -f "$GATEWAY_MAIN" ]] || die "$GATEWAY_MAIN does not exist: there are no gateways to scale"
+  pid_of redis >/dev/null && pid_of kafka >/dev/null ||
+    die "Redis and Kafka are not running: start the stack with make up GATEWAYS=$target"
+  GATEWAYS="$target"
+  for ((n = 1; n <= target; n++)); do start_gateway "$n" "$((GATEWAY_BASE_PORT + n - 1))"; done
+  while read -r n name; do
+    if ((n > target)); then surplus=("$name" "${surplus[@]}"); fi
+  done < <(running_gateways)
+  if "$TOOLS/nginx.sh" status | grep -q running; then
+    GATEWAY_PORTS="$(gateway_ports)" "$TOOLS/nginx.sh" reload
+  else
+    GATEWAY_PORTS="$(gateway_ports)" LISTEN_PORT="$LISTEN_PORT" TLS="$TLS" TLS_PORT="$TLS_PORT" \
+      "$TOOLS/nginx.sh" start
+  fi
+  for name in "${surplus[@]}"; do
+    info "draining $name (SIGTERM: sessions close with 1012, clients reconnect to the others)"
+    stop_pid "$name" "$DRAIN_GRACE"
+  done
+  info "$target gateway(s) running: $(gateway_ports)"
+}
+
+restart() {
+  local count
+  count="$(running_gateways | wc -l)"
+  if [[ -z "$CHOSEN_GATEWAYS" && "$count" -gt 0 ]]; then GATEWAYS="$count"; fi
+  if [[ -z "$CHOSEN_TLS" ]]; then TLS="$(edge_setting TLS)"; fi
+  down
+  up
+}
+
 up() {
   if [[ ! -d "$ROOT/node_modules" ]]; then
     info "node_modules missing: running npm ci..."
     (cd "$ROOT" && npm ci --no-audit --no-fund) || die "npm ci failed; see the output above"
   fi
+  if [[ "$TLS" == 1 ]]; then "$TOOLS/certs.sh"; fi
   "$TOOLS/redis.sh" start
   "$TOOLS/kafka.sh" start
   local ports n=0 port
@@ -75,16 +160,8 @@ up() {
       n=$((n + 1))
       start_gateway "$n" "$port"
     done
-    GATEWAY_PORTS="$ports" LISTEN_PORT="$LISTEN_PORT" "$TOOLS/nginx.sh" start
-    cat <<INFO
-
-postbox is up.
-  WebSocket:  ws://127.0.0.1:$LISTEN_PORT/ws?token=<JWT>   (or header Authorization: Bearer <JWT>)
-  health:     http://127.0.0.1:$LISTEN_PORT/healthz  http://127.0.0.1:$LISTEN_PORT/readyz  http://127.0.0.1:$LISTEN_PORT/metrics
-  gateways:   $(for p in $ports; do printf 'http://127.0.0.1:%s ' "$p"; done)
-  token:      make token USER=alice
-  logs:       make logs      stop: make down
-INFO
+    GATEWAY_PORTS="$ports" LISTEN_PORT="$LISTEN_PORT" TLS="$TLS" TLS_PORT="$TLS_PORT" "$TOOLS/nginx.sh" start
+    print_urls "$ports"
   else
     warn "services/gateway/src/main.ts does not exist yet: started Redis and Kafka only (no gateways, no nginx)"
     info "Redis: redis://127.0.0.1:$REDIS_PORT  Kafka: 127.0.0.1:$KAFKA_PORT"
@@ -125,9 +202,7 @@ case "${1:-}" in
   down) down ;;
   status) status ;;
   logs) logs ;;
-  restart)
-    down
-    up
-    ;;
-  *) die "usage: tools/stack.sh up|down|status|logs|restart" ;;
+  restart) restart ;;
+  scale) scale "${2:-}" ;;
+  *) die "usage: tools/stack.sh up|down|status|logs|restart|scale N" ;;
 esac

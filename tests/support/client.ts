@@ -37,13 +37,17 @@ export class TestClient {
   /** Opens a connection; resolves after `welcome` (or rejects with the HTTP refusal). */
   static async connect(
     url: string,
-    options: { token?: string; header?: string; origin?: string } = {},
+    options: { token?: string; header?: string; origin?: string; ca?: string | Buffer } = {},
   ): Promise<TestClient> {
     const headers: Record<string, string> = {};
     if (options.header !== undefined) headers.authorization = options.header;
     else if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
     if (options.origin !== undefined) headers.origin = options.origin;
-    const ws = new WebSocket(`${url}/ws`, { headers });
+    // `ca`: the only CA trusted for a wss:// url (a test CA, not the system store).
+    const ws = new WebSocket(`${url}/ws`, {
+      headers,
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+    });
     const client = new TestClient(ws);
     await new Promise<void>((done, reject) => {
       ws.once('open', () => done());

@@ -6,6 +6,9 @@
  *   new WebSocket(`${edge.url}/ws?token=...`);
  *   await edge.reload([gatewayB.port]);   // returns once the new workers run
  *   await edge.stop();
+ *
+ * With `tls: { certDir }` (files of tools/certs.sh) the gateways are served on `edge.tls.url`
+ * (wss://) and the plain port only redirects to it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -19,6 +22,15 @@ export interface StartNginxOptions {
   connLimitPerIp?: number;
   /** Milliseconds to wait for nginx to listen or reload. */
   timeoutMs?: number;
+  /** A TLS edge with `server.pem` and `server-key.pem` from `certDir` (tools/certs.sh output). */
+  tls?: { certDir: string };
+}
+
+export interface RunningTls {
+  port: number;
+  /** `wss://127.0.0.1:<port>` (the certificate names localhost and 127.0.0.1); append `/ws`. */
+  url: string;
+  httpsUrl: string;
 }
 
 export interface RunningNginx {
@@ -26,6 +38,8 @@ export interface RunningNginx {
   /** `ws://127.0.0.1:<port>`; append `/ws`. */
   url: string;
   httpUrl: string;
+  /** Set when started with `tls`: where the gateways are served; `url` then only redirects. */
+  tls?: RunningTls;
   reload(upstreamPorts: number[]): Promise<void>;
   stop(): Promise<void>;
 }
@@ -93,12 +107,22 @@ export async function startNginx(options: StartNginxOptions): Promise<RunningNgi
   // Workers of a root master run as nobody and must reach the temp dirs inside the prefix.
   chmodSync(prefix, 0o755);
   const port = await freePort();
+  let tlsPort: number | undefined;
+  while (options.tls !== undefined && (tlsPort === undefined || tlsPort === port)) tlsPort = await freePort();
   const config = (upstreamPorts: number[]): NginxConfigOptions => ({
     prefix,
     logDir: join(prefix, 'logs'),
     listen: `127.0.0.1:${port}`,
     upstreamPorts,
     connLimitPerIp: options.connLimitPerIp ?? 1000,
+    tls:
+      options.tls === undefined || tlsPort === undefined
+        ? undefined
+        : {
+            listen: `127.0.0.1:${tlsPort}`,
+            certificate: join(options.tls.certDir, 'server.pem'),
+            certificateKey: join(options.tls.certDir, 'server-key.pem'),
+          },
   });
   const initial = config(options.upstreamPorts);
   const confFile = writeNginxConfig(initial);
@@ -115,7 +139,7 @@ export async function startNginx(options: StartNginxOptions): Promise<RunningNgi
     new Error(`nginx ${what}; stderr: ${stderr.trim()}\nerror log: ${readTail(errorLog(initial))}`);
 
   const deadline = Date.now() + timeoutMs;
-  while (!(await canConnect(port))) {
+  while (!(await canConnect(port)) || (tlsPort !== undefined && !(await canConnect(tlsPort)))) {
     if (child.exitCode !== null || child.signalCode !== null) throw failure('exited during startup');
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -128,6 +152,10 @@ export async function startNginx(options: StartNginxOptions): Promise<RunningNgi
     port,
     url: `ws://127.0.0.1:${port}`,
     httpUrl: `http://127.0.0.1:${port}`,
+    tls:
+      tlsPort === undefined
+        ? undefined
+        : { port: tlsPort, url: `wss://127.0.0.1:${tlsPort}`, httpsUrl: `https://127.0.0.1:${tlsPort}` },
     async reload(upstreamPorts: number[]): Promise<void> {
       const next = config(upstreamPorts);
       testConfig(next, writeNginxConfig(next));
