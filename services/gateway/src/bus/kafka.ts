@@ -36,6 +36,8 @@ export interface KafkaBusOptions {
 }
 
 const MAX_PENDING_PUBLISHES = 10_000;
+/** Under the broker's default message.max.bytes (1,048,588), with room for batch overhead. */
+const MAX_BATCH_BYTES = 900_000;
 const FAIL_FAST_MS = 1_000;
 const STOP_FLUSH_MS = 5_000;
 const JOIN_TIMEOUT_MS = 30_000;
@@ -89,6 +91,7 @@ export class KafkaBus implements MessageBus {
     this.queue = new PublishQueue((records) => this.send(records), {
       lingerMs: options.lingerMs,
       batchMax: options.batchMax,
+      batchMaxBytes: MAX_BATCH_BYTES,
       maxPending: MAX_PENDING_PUBLISHES,
       failFastMs: FAIL_FAST_MS,
     });

@@ -10,6 +10,13 @@ import type { OutboundRecord } from './record';
 export interface PublishQueueOptions {
   lingerMs: number;
   batchMax: number;
+  /**
+   * Bytes of keys and values per send, at most (a single larger record still goes alone). The
+   * broker refuses a whole batch above its message.max.bytes (1 MiB by default), and 20 messages
+   * of 60 KB already pass it: the batch would fail and the fail-fast window would then refuse
+   * every publish of this gateway. Unbounded when absent.
+   */
+  batchMaxBytes?: number;
   /** Queued plus in flight; beyond this, publishes reject at once (back-pressure, bounded memory). */
   maxPending: number;
   /** After a failed send, publishes reject at once for this long; the next one after is a probe. */
@@ -112,12 +119,20 @@ export class PublishQueue {
   }
 
   private take(): Pending[] {
-    if (this.queue.length <= this.options.batchMax) {
+    const { batchMax, batchMaxBytes = Infinity } = this.options;
+    let count = 0;
+    let bytes = 0;
+    for (const { record } of this.queue) {
+      bytes += Buffer.byteLength(record.key) + Buffer.byteLength(record.value);
+      if (count >= batchMax || (count > 0 && bytes > batchMaxBytes)) break;
+      count += 1;
+    }
+    if (count === this.queue.length) {
       const batch = this.queue;
       this.queue = [];
       return batch;
     }
-    return this.queue.splice(0, this.options.batchMax);
+    return this.queue.splice(0, count);
   }
 
   /** Never throws: the outcome goes to each publisher's promise. */
