@@ -53,10 +53,10 @@ export class CidSender {
     return this.client;
   }
 
-  /** Sends without waiting for the answer; the body names the cid so recipients can map it back. */
-  send(to: string): string {
+  /** Sends without waiting for the answer; by default the body names the cid so recipients can map it back. */
+  send(to: string, body?: string): string {
     const cid = `${this.user.slice(0, 40)}.${(this.counter += 1)}`;
-    const record: SendRecord = { to, body: `body of ${cid}`, answer: undefined };
+    const record: SendRecord = { to, body: body ?? `body of ${cid}`, answer: undefined };
     this.records.set(cid, record);
     this.client?.sendJson({ type: 'send', to, body: record.body, cid });
     return cid;
@@ -122,6 +122,11 @@ export class CidSender {
       }
     }
     return out;
+  }
+
+  statusOf(cid: string): string | undefined {
+    const answer = this.records.get(cid)?.answer;
+    return answer?.type === 'accepted' ? answer.status : undefined;
   }
 
   refused(): { cid: string; code: string; body: string }[] {
