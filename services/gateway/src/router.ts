@@ -95,21 +95,54 @@ export class Router {
         return this.countError(
           error(ErrorCode.MailboxFull, `${frame.to} has too many undelivered messages`, cid),
         );
-      case 'duplicate':
+      case 'duplicate': {
         this.metrics.acceptedDuplicate.inc();
-        return withCid({ type: 'accepted', id: result.id, ts: result.ts, status: result.status }, cid);
+        const status =
+          result.status === 'pending' ? await this.republish(session.user, cid, result) : result.status;
+        return withCid({ type: 'accepted', id: result.id, ts: result.ts, status }, cid);
+      }
       case 'stored': {
         const status: DeliveryStatus =
           result.online && (await this.publish(result.message)) ? 'sent' : 'queued';
-        if (status === 'queued' && result.online && cid !== undefined) {
-          await this.store.settleStatus(session.user, cid, 'queued').catch((err: unknown) => {
-            this.logger.warn({ err }, 'could not record queued status for a cid');
-          });
-        }
+        if (result.online && cid !== undefined) this.settle(session.user, cid, status);
         (status === 'sent' ? this.metrics.acceptedSent : this.metrics.acceptedQueued).inc();
         return withCid({ type: 'accepted', id, ts, status }, cid);
       }
     }
+  }
+
+  /**
+   * A repeat found the first send's publish unsettled: its gateway may have died between storing
+   * and publishing, so publish again (the recipient may be online and waiting). If the first one
+   * is merely still in flight, the recipient's sessions may see the message twice: the protocol's
+   * at-least-once, and clients drop ids they have seen.
+   */
+  private async republish(
+    from: string,
+    cid: string | undefined,
+    first: { id: string; to: string },
+  ): Promise<DeliveryStatus> {
+    let message;
+    try {
+      message = await this.store.readMessage(first.to, first.id);
+    } catch (err) {
+      this.logger.warn({ err }, 'could not read a message to publish again; it stays queued');
+      return 'queued';
+    }
+    // Gone from the mailbox: acknowledged, so it was delivered.
+    const status: DeliveryStatus = message === undefined || (await this.publish(message)) ? 'sent' : 'queued';
+    if (cid !== undefined) this.settle(from, cid, status);
+    return status;
+  }
+
+  /**
+   * Issued before the answer goes out, on the same Redis connection as any later repeat of the cid,
+   * so a repeat always sees the settled status; a failure leaves `pending` (a repeat republishes).
+   */
+  private settle(from: string, cid: string, status: DeliveryStatus): void {
+    this.store.settleStatus(from, cid, status).catch((err: unknown) => {
+      this.logger.warn({ err }, 'could not settle the status of a cid');
+    });
   }
 
   /** True once the bus acknowledged; false when it could not (the message waits in the mailbox). */

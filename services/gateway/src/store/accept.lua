@@ -14,6 +14,7 @@
 -- ARGV[5] mailboxMax
 -- ARGV[6] mailbox retention, seconds (counted from the newest accepted message)
 -- ARGV[7] idempotency TTL, seconds
+-- ARGV[8] recipient user id (kept in the idempotency record)
 -- Returns {'duplicate', recordJson} | {'mailbox_full'} | {'stored', seq, online (0|1)}
 --
 -- Cluster caveat: with a cid, KEYS[1] lives in the SENDER's hash slot and KEYS[2..5] in the
@@ -47,9 +48,13 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local online = redis.call('ZCOUNT', KEYS[5], '(' .. string.format('%d', now), '+inf') > 0
 
 if hasCid then
-  local status = online and 'sent' or 'queued'
+  -- 'pending' until the gateway settles the publish (settle-status.lua): a repeat that finds it
+  -- pending publishes the message again, in case the first gateway died before publishing.
+  local status = online and 'pending' or 'queued'
   -- Built by hand, not cjson.encode: cjson prints numbers with 14 significant digits.
-  local record = '{"id":' .. cjson.encode(ARGV[2]) .. ',"ts":' .. ARGV[3] .. ',"status":"' .. status .. '"}'
+  -- Status stays the last field: settle-status.lua rewrites it by suffix.
+  local record = '{"id":' .. cjson.encode(ARGV[2]) .. ',"ts":' .. ARGV[3] .. ',"to":' .. cjson.encode(ARGV[8])
+    .. ',"status":"' .. status .. '"}'
   redis.call('SET', KEYS[1], record, 'EX', ARGV[7])
 end
 

@@ -113,6 +113,7 @@ export function registerIdempotencyTests(storeWith: StoreWith): void {
       kind: 'duplicate',
       id: first.message.id,
       ts: first.message.ts,
+      to: bob,
       status: 'queued',
     });
     expect(await store.mailboxDepth(bob)).toBe(1);
@@ -123,14 +124,32 @@ export function registerIdempotencyTests(storeWith: StoreWith): void {
     expect(await store.mailboxDepth(bob)).toBe(0);
   });
 
-  it('remembers status sent when the recipient was online', async () => {
+  it("remembers pending while an online recipient's publish is unsettled, then what was settled", async () => {
     const store = await storeWith();
     const [alice, bob] = [freshUser('alice'), freshUser('bob')];
     await store.openSession({ user: bob, sessionId: 's1' }, 'gw-a');
     const first = await acceptStored(store, request(alice, bob, { cid: 'c-on' }));
     expect(first.online).toBe(true);
     const repeat = await store.accept(request(alice, bob, { cid: 'c-on' }));
-    expect(repeat).toMatchObject({ kind: 'duplicate', id: first.message.id, status: 'sent' });
+    expect(repeat).toEqual({
+      kind: 'duplicate',
+      id: first.message.id,
+      ts: first.message.ts,
+      to: bob,
+      status: 'pending',
+    });
+    await store.settleStatus(alice, 'c-on', 'sent');
+    expect(await store.accept(request(alice, bob, { cid: 'c-on' }))).toMatchObject({ status: 'sent' });
+  });
+
+  it('reads one message still in the mailbox by id, and nothing once acknowledged', async () => {
+    const store = await storeWith();
+    const [alice, bob] = [freshUser('alice'), freshUser('bob')];
+    const first = await acceptStored(store, request(alice, bob, { cid: 'c-read' }));
+    expect(await store.readMessage(bob, first.message.id)).toEqual(first.message);
+    expect(await store.readMessage(alice, first.message.id)).toBeUndefined();
+    await store.ack(bob, [first.message.id]);
+    expect(await store.readMessage(bob, first.message.id)).toBeUndefined();
   });
 
   it('scopes cids to the sender', async () => {
@@ -153,6 +172,7 @@ export function registerIdempotencyTests(storeWith: StoreWith): void {
       kind: 'duplicate',
       id: first.message.id,
       ts: first.message.ts,
+      to: bob,
       status: 'queued',
     });
     await store.settleStatus(alice, 'never-used', 'sent');

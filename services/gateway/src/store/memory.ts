@@ -5,6 +5,7 @@
  * long-running embedded gateway grows with its unread mail); all times come from `now`.
  */
 import type {
+  IdempotentStatus,
   AcceptRequest,
   AcceptResult,
   MailboxStore,
@@ -23,7 +24,8 @@ export interface MemoryStoreOptions {
 interface IdempotencyRecord {
   id: string;
   ts: number;
-  status: 'sent' | 'queued';
+  to: string;
+  status: IdempotentStatus;
   expiresAt: number;
 }
 
@@ -51,7 +53,13 @@ export class MemoryStore implements MailboxStore {
     const idemKey = cid === undefined ? undefined : idempotencyKey(from, cid);
     const previous = idemKey === undefined ? undefined : this.idempotency.get(idemKey);
     if (previous !== undefined && previous.expiresAt > now) {
-      return { kind: 'duplicate', id: previous.id, ts: previous.ts, status: previous.status };
+      return {
+        kind: 'duplicate',
+        id: previous.id,
+        ts: previous.ts,
+        to: previous.to,
+        status: previous.status,
+      };
     }
     const mailbox = this.mailbox(to);
     if (mailbox.size >= this.limits.mailboxMax) return { kind: 'mailbox_full' };
@@ -66,7 +74,7 @@ export class MemoryStore implements MailboxStore {
       // delete first so the record moves to the end and the expiry order holds.
       this.idempotency.delete(idemKey);
       const expiresAt = now + this.limits.idempotencyTtlSeconds * 1000;
-      this.idempotency.set(idemKey, { id, ts, status: online ? 'sent' : 'queued', expiresAt });
+      this.idempotency.set(idemKey, { id, ts, to, status: online ? 'pending' : 'queued', expiresAt });
     }
     return { kind: 'stored', message: { ...message }, online };
   }
@@ -74,6 +82,11 @@ export class MemoryStore implements MailboxStore {
   async settleStatus(from: string, cid: string, status: 'sent' | 'queued'): Promise<void> {
     const record = this.idempotency.get(idempotencyKey(from, cid));
     if (record !== undefined && record.expiresAt > this.now()) record.status = status;
+  }
+
+  async readMessage(user: string, id: string): Promise<StoredMessage | undefined> {
+    const message = this.mailboxes.get(user)?.get(id);
+    return message === undefined ? undefined : { ...message };
   }
 
   /** A linear walk from the oldest: fine for embedded mailboxes, not for 10^6 messages. */

@@ -17,7 +17,8 @@ const storedMessageSchema = z.object({
 const idempotencyRecordSchema = z.object({
   id: z.string(),
   ts: z.number().int(),
-  status: z.enum(['sent', 'queued']),
+  to: z.string(),
+  status: z.enum(['pending', 'sent', 'queued']),
 });
 
 const acceptReplySchema = z.union([
@@ -49,6 +50,12 @@ export function parseAcceptReply(reply: unknown, message: Omit<StoredMessage, 's
     case 'mailbox_full':
       return { kind: 'mailbox_full' };
   }
+}
+
+export function parseMessage(reply: unknown): StoredMessage | undefined {
+  return reply === null
+    ? undefined
+    : parseJson(storedMessageSchema, z.string().parse(reply), 'stored message');
 }
 
 export function parseMessages(reply: unknown): StoredMessage[] {

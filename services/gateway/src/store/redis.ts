@@ -14,7 +14,7 @@
  */
 import type { Redis } from 'ioredis';
 import { defineScripts } from './redis-scripts';
-import { parseAcceptReply, parseCount, parseFlag, parseMessages } from './redis-replies';
+import { parseAcceptReply, parseCount, parseFlag, parseMessage, parseMessages } from './redis-replies';
 import type {
   AcceptRequest,
   AcceptResult,
@@ -70,12 +70,17 @@ export class RedisStore implements MailboxStore {
       this.limits.mailboxMax,
       this.limits.mailboxRetentionSeconds,
       this.limits.idempotencyTtlSeconds,
+      to,
     );
     return parseAcceptReply(reply, message);
   }
 
   async settleStatus(from: string, cid: string, status: 'sent' | 'queued'): Promise<void> {
     await this.redis.postboxSettleStatus(this.idemKey(from, cid), status);
+  }
+
+  async readMessage(user: string, id: string): Promise<StoredMessage | undefined> {
+    return parseMessage(await this.redis.hget(`${this.userKey(user)}:msgs`, id));
   }
 
   async readMailbox(user: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {

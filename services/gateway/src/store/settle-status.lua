@@ -1,6 +1,6 @@
 -- settle-status.lua: rewrite only the status of an idempotency record, keeping its TTL, so a
 -- repeat of the cid answers what the first send finally answered ('sent' that could not be
--- published becomes 'queued').
+-- published becomes 'queued', a 'pending' one that was published becomes 'sent').
 --
 -- KEYS[1] sender's idempotency key
 -- ARGV[1] 'sent' | 'queued'

@@ -26,11 +26,19 @@ export interface AcceptRequest {
   cid?: string;
 }
 
+/**
+ * What a cid's record says of the first send. `pending`: the recipient was online and the first
+ * send's publish has not been settled (still in flight, or its gateway died before publishing);
+ * a repeat then publishes the message itself, so a retry after a gateway crash still reaches an
+ * online recipient live.
+ */
+export type IdempotentStatus = 'pending' | 'sent' | 'queued';
+
 export type AcceptResult =
   /** Stored. `online` tells whether the recipient held a live session lease at that instant. */
   | { kind: 'stored'; message: StoredMessage; online: boolean }
   /** The sender used this cid before: the first send's answer, nothing stored again. */
-  | { kind: 'duplicate'; id: string; ts: number; status: 'sent' | 'queued' }
+  | { kind: 'duplicate'; id: string; ts: number; to: string; status: IdempotentStatus }
   | { kind: 'mailbox_full' };
 
 export type OpenSessionResult = { kind: 'opened' } | { kind: 'too_many_connections' };
@@ -52,10 +60,12 @@ export interface MailboxStore {
   /** Atomically: idempotency check, next sequence number, append to mailbox, presence check. */
   accept(request: AcceptRequest): Promise<AcceptResult>;
   /**
-   * Rewrites the status remembered for a cid (a `sent` that could not be published becomes
-   * `queued`), so that repeats answer what the first send answered.
+   * Settles the status remembered for a cid once the publish is decided (`pending` becomes `sent`
+   * or `queued`), so that repeats answer what the first send answered.
    */
   settleStatus(from: string, cid: string, status: 'sent' | 'queued'): Promise<void>;
+  /** One message still in the user's mailbox (not acknowledged), by id. */
+  readMessage(user: string, id: string): Promise<StoredMessage | undefined>;
   /** Up to `limit` messages with seq above `afterSeq`, oldest first. */
   readMailbox(user: string, afterSeq: number, limit: number): Promise<StoredMessage[]>;
   /** Removes these ids from the user's own mailbox; unknown ids are ignored. Cost per id is O(log n). */

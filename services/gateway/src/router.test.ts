@@ -1,0 +1,109 @@
+/**
+ * Router behaviour that needs two gateways sharing one store: a repeat of a cid whose first send
+ * was stored but never published (its gateway died in between) is published by the repeat.
+ */
+import pino from 'pino';
+import type { ServerFrame } from '@postbox/protocol';
+import type { MessageBus } from './bus/bus';
+import { MonotonicUlid } from './ids';
+import { GatewayMetrics } from './metrics';
+import { Router } from './router';
+import { Session } from './session';
+import { MemoryStore } from './store/memory';
+import type { StoredMessage } from './store/store';
+
+const limits = {
+  sendsPerSecond: 100,
+  sendBurst: 200,
+  bytesPerSecond: 1 << 20,
+  maxInvalidFrames: 10,
+  invalidWindowMs: 10_000,
+  maxBufferedBytes: 1 << 20,
+  countFrameOut: () => undefined,
+};
+
+/** A bus whose publishes never complete: the gateway dies before Kafka acknowledges. */
+class StuckBus implements MessageBus {
+  readonly published: StoredMessage[] = [];
+  async start(): Promise<void> {}
+  publish(message: StoredMessage): Promise<void> {
+    this.published.push(message);
+    return new Promise(() => undefined);
+  }
+  isReady(): boolean {
+    return true;
+  }
+  async stop(): Promise<void> {}
+}
+
+class RecordingBus extends StuckBus {
+  override publish(message: StoredMessage): Promise<void> {
+    this.published.push(message);
+    return Promise.resolve();
+  }
+}
+
+function sessionWithFrames(user: string): { session: Session; frames: ServerFrame[] } {
+  const frames: ServerFrame[] = [];
+  const session = new Session('s-' + user, user, Date.now() + 3_600_000, limits, Date.now());
+  session.attach({
+    send: (text) => {
+      frames.push(JSON.parse(text) as ServerFrame);
+      return 1;
+    },
+    getBufferedAmount: () => 0,
+    end: () => undefined,
+  });
+  session.state = 'live';
+  return { session, frames };
+}
+
+async function until<T>(check: () => T | undefined): Promise<T> {
+  for (let i = 0; i < 200; i += 1) {
+    const value = check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error('condition not reached');
+}
+
+test('a retried cid publishes the message its dead first gateway stored but never published', async () => {
+  const store = new MemoryStore({
+    limits: {
+      mailboxMax: 100,
+      mailboxRetentionSeconds: 3600,
+      idempotencyTtlSeconds: 3600,
+      presenceLeaseMs: 60_000,
+      maxConnectionsPerUser: 10,
+    },
+  });
+  await store.openSession({ user: 'bob', sessionId: 'b1' }, 'gw-2');
+  const logger = pino({ level: 'silent' });
+  const dyingBus = new StuckBus();
+  const survivorBus = new RecordingBus();
+  const dying = new Router(store, dyingBus, new MonotonicUlid(), new GatewayMetrics(), logger, {
+    maxBodyBytes: 1000,
+  });
+  const survivor = new Router(store, survivorBus, new MonotonicUlid(), new GatewayMetrics(), logger, {
+    maxBodyBytes: 1000,
+  });
+
+  const onDying = sessionWithFrames('alice');
+  dying.handle(onDying.session, JSON.stringify({ type: 'send', to: 'bob', body: 'hi', cid: 'c-1' }));
+  const stored = await until(() => dyingBus.published[0]);
+  expect(onDying.frames).toEqual([]); // no accepted: the publish never completed
+
+  const onSurvivor = sessionWithFrames('alice');
+  survivor.handle(
+    onSurvivor.session,
+    JSON.stringify({ type: 'send', to: 'bob', body: 'ignored', cid: 'c-1' }),
+  );
+  const accepted = await until(() => onSurvivor.frames[0]);
+  expect(accepted).toEqual({ type: 'accepted', id: stored.id, ts: stored.ts, status: 'sent', cid: 'c-1' });
+  expect(survivorBus.published).toEqual([stored]);
+
+  // Settled: a third repeat answers the same and publishes nothing more.
+  survivor.handle(onSurvivor.session, JSON.stringify({ type: 'send', to: 'bob', body: 'again', cid: 'c-1' }));
+  expect(await until(() => onSurvivor.frames[1])).toEqual(accepted);
+  expect(survivorBus.published).toHaveLength(1);
+});
