@@ -32,8 +32,8 @@ export class Recipient {
     return this.connections[this.connections.length - 1];
   }
 
-  async connect(): Promise<TestClient> {
-    const client = await connectRetrying(this.user, this.traffic.url);
+  async connect(url = this.traffic.url): Promise<TestClient> {
+    const client = await connectRetrying(this.user, url);
     this.traffic.track(client);
     this.connections.push(client);
     // Ack each message as it arrives (TestClient recorded it first), as a real client would.
