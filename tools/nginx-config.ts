@@ -23,6 +23,8 @@ export interface NginxConfigOptions {
   connLimitPerIp: number;
   /** Defaults to the hard open-files limit, at most 131072. */
   rlimitNofile?: number;
+  /** Directory of the web chat page served at `/`; defaults to web/dist of this repo. */
+  webRoot?: string;
   /**
    * With TLS the gateways are served on `tls.listen` only, and `listen` answers every request with
    * a 301 to `https://$host:<tls port>` (WebSocket upgrades included).
@@ -55,6 +57,13 @@ export function hardNofileLimit(): number {
 }
 
 export const TEMPLATE_PATH = resolve(__dirname, '..', 'nginx', 'native.conf.template');
+export const DEFAULT_WEB_ROOT = resolve(__dirname, '..', 'web', 'dist');
+
+/** nginx would split an unquoted path at whitespace and end it at `;`. */
+function nginxPath(path: string): string {
+  if (/["\\\n;]/.test(path)) throw new Error(`unusable path for nginx: ${path}`);
+  return `"${path}"`;
+}
 
 export function renderNginxConfig(
   options: NginxConfigOptions,
@@ -75,6 +84,7 @@ export function renderNginxConfig(
     PREFIX: options.prefix,
     LOG_DIR: options.logDir,
     CONN_LIMIT_PER_IP: String(options.connLimitPerIp),
+    WEB_ROOT: nginxPath(options.webRoot ?? DEFAULT_WEB_ROOT),
     ...listeners(options),
     UPSTREAM_SERVERS: options.upstreamPorts
       .map((port) => `        server 127.0.0.1:${port} max_fails=1 fail_timeout=2s;`)
@@ -159,6 +169,7 @@ function parseArgs(argv: readonly string[]): NginxConfigOptions {
             certificate: resolve(required('tls-cert')),
             certificateKey: resolve(required('tls-key')),
           },
+    ...(args.has('web-root') ? { webRoot: resolve(required('web-root')) } : {}),
     prefix: resolve(required('prefix')),
     logDir: resolve(required('log-dir')),
     listen: required('listen'),

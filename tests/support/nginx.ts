@@ -11,7 +11,7 @@
  * (wss://) and the plain port only redirects to it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,11 @@ export interface StartNginxOptions {
   connLimitPerIp?: number;
   /** Milliseconds to wait for nginx to listen or reload. */
   timeoutMs?: number;
+  /**
+   * Directory served at `/` (the web chat page, e.g. built by web/build.ts); workers run as nobody,
+   * so it must be world-readable. Default: an empty directory, so `/` answers 404.
+   */
+  webRoot?: string;
   /** A TLS edge with `server.pem` and `server-key.pem` from `certDir` (tools/certs.sh output). */
   tls?: { certDir: string };
 }
@@ -107,6 +112,8 @@ export async function startNginx(options: StartNginxOptions): Promise<RunningNgi
   // Workers of a root master run as nobody and must reach the temp dirs inside the prefix.
   chmodSync(prefix, 0o755);
   const port = await freePort();
+  const webRoot = options.webRoot ?? join(prefix, 'www');
+  mkdirSync(webRoot, { recursive: true });
   let tlsPort: number | undefined;
   while (options.tls !== undefined && (tlsPort === undefined || tlsPort === port)) tlsPort = await freePort();
   const config = (upstreamPorts: number[]): NginxConfigOptions => ({
@@ -115,6 +122,7 @@ export async function startNginx(options: StartNginxOptions): Promise<RunningNgi
     listen: `127.0.0.1:${port}`,
     upstreamPorts,
     connLimitPerIp: options.connLimitPerIp ?? 1000,
+    webRoot,
     tls:
       options.tls === undefined || tlsPort === undefined
         ? undefined

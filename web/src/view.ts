@@ -89,10 +89,16 @@ export class ChatView {
   }
 
   accepted(item: HTMLLIElement, accepted: Accepted): void {
-    // A message to oneself also arrives as a `message`, possibly before its `accepted`.
-    this.byId.get(accepted.id)?.remove();
+    // A message to oneself also arrives as a `message`, possibly before its `accepted`: one copy.
+    const echo = this.byId.get(accepted.id);
+    if (echo !== undefined) {
+      echo.remove();
+      item.dataset.delivered = 'true';
+    }
     this.byId.set(accepted.id, item);
     item.dataset.id = accepted.id;
+    const meta = item.querySelector('.meta');
+    if (meta !== null) meta.textContent += ` · ${timeOf(accepted.ts)}`;
     this.setStatus(item, accepted.status);
   }
 
@@ -102,7 +108,12 @@ export class ChatView {
 
   /** A delivered message; false when its id is already on screen. */
   addIncoming(message: Message): boolean {
-    if (this.byId.has(message.id)) return false;
+    const shown = this.byId.get(message.id);
+    if (shown !== undefined) {
+      // A redelivery, or the echo of our own message to ourselves.
+      shown.dataset.delivered = 'true';
+      return false;
+    }
     const item = this.item(false, `${message.from} → ${message.to} · ${timeOf(message.ts)}`, message.body);
     item.dataset.id = message.id;
     item.dataset.from = message.from;
