@@ -5,9 +5,15 @@ import { DEV_TOKEN_PATH, DEV_TOKEN_TTL_SECONDS, devTokenRoutes } from './dev-tok
 
 const SECRET = 'unit-test-secret-0123456789abcdef-0123456789';
 const logger = createLogger({ name: 'test', level: 'silent' });
-const base = { DEV_TOKENS: true, JWT_SECRET: SECRET, JWT_ISSUER: undefined, JWT_AUDIENCE: undefined };
+interface Config {
+  DEV_TOKENS: boolean;
+  JWT_SECRET: string | undefined;
+  JWT_ISSUER: string | undefined;
+  JWT_AUDIENCE: string | undefined;
+}
+const base: Config = { DEV_TOKENS: true, JWT_SECRET: SECRET, JWT_ISSUER: undefined, JWT_AUDIENCE: undefined };
 
-function mintRoute(config: typeof base): (body: string) => Promise<{ status: number; body: string }> {
+function mintRoute(config: Config): (body: string) => Promise<{ status: number; body: string }> {
   const route = devTokenRoutes(config, logger)[DEV_TOKEN_PATH];
   if (route === undefined) throw new Error('no /dev/token route');
   return route;
