@@ -4,10 +4,12 @@
 # Env: LISTEN_PORT (8080), LISTEN_HOST (127.0.0.1), GATEWAY_PORTS ("8081 8082"),
 #      NGINX_CONN_LIMIT_PER_IP (1000), TLS (0; 1 serves wss:// on TLS_PORT and redirects
 #      LISTEN_PORT to it), TLS_PORT (8443), CERTS_DIR (.run/certs: server.pem, server-key.pem).
-# reload changes the upstreams only: it keeps the listeners (TLS or not) nginx was started with.
+# reload changes the upstreams only: it keeps the listeners (TLS or not) nginx was started with,
+# and, without GATEWAY_PORTS, the upstreams too (e.g. to load renewed certificates).
 set -euo pipefail
 COMPONENT=nginx
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+CHOSEN_GATEWAY_PORTS="${GATEWAY_PORTS:-}"
 
 LISTEN_PORT="${LISTEN_PORT:-8080}"
 LISTEN_HOST="${LISTEN_HOST:-127.0.0.1}"
@@ -19,8 +21,13 @@ CERTS_DIR="${CERTS_DIR:-$RUN_DIR/certs}"
 PREFIX="$RUN_DIR/nginx"
 NGINX_LOG_DIR="$PREFIX/logs"
 PID_FILE="$PREFIX/nginx.pid"
-# The listeners of the running nginx, so a reload (make scale) renders the same ones.
+# The listeners and upstreams of the running nginx, so a reload (make scale) renders the same listeners.
 EDGE_ENV="$PREFIX/edge.env"
+
+save_edge() {
+  printf 'LISTEN_HOST=%q\nLISTEN_PORT=%q\nTLS=%q\nTLS_PORT=%q\nCERTS_DIR=%q\nGATEWAY_PORTS=%q\n' \
+    "$LISTEN_HOST" "$LISTEN_PORT" "$TLS" "$TLS_PORT" "$CERTS_DIR" "$GATEWAY_PORTS" >"$EDGE_ENV"
+}
 
 ensure_nginx() {
   command -v nginx >/dev/null && return 0
@@ -69,8 +76,7 @@ start() {
     die "port $TLS_PORT is taken by another process; stop it or set TLS_PORT"
   mkdir -p "$NGINX_LOG_DIR"
   render
-  printf 'LISTEN_HOST=%q\nLISTEN_PORT=%q\nTLS=%q\nTLS_PORT=%q\nCERTS_DIR=%q\n' \
-    "$LISTEN_HOST" "$LISTEN_PORT" "$TLS" "$TLS_PORT" "$CERTS_DIR" >"$EDGE_ENV"
+  save_edge
   nginx -p "$PREFIX" -e "$NGINX_LOG_DIR/nginx-error.log" -c "$PREFIX/nginx.conf" ||
     die "nginx failed to start; see $NGINX_LOG_DIR/nginx-error.log"
   for ((i = 0; i < 100; i++)); do
@@ -94,11 +100,13 @@ start() {
 reload() {
   local pid
   pid="$(running_pid)" || die "not running; use tools/nginx.sh start"
-  # shellcheck source=/dev/null # written by start()
+  # shellcheck source=/dev/null # written by save_edge
   [[ -f "$EDGE_ENV" ]] && source "$EDGE_ENV"
+  [[ -n "$CHOSEN_GATEWAY_PORTS" ]] && GATEWAY_PORTS="$CHOSEN_GATEWAY_PORTS"
   render
   nginx -p "$PREFIX" -e "$NGINX_LOG_DIR/nginx-error.log" -c "$PREFIX/nginx.conf" -s reload ||
     die "reload failed; see $NGINX_LOG_DIR/nginx-error.log"
+  save_edge
   info "reloaded (pid $pid) -> gateways $GATEWAY_PORTS"
 }
 
