@@ -61,6 +61,7 @@ compose-up: ## the stack in Docker: build the gateway image, start Kafka, Redis,
 	@docker compose version >/dev/null 2>&1 || { echo "compose-up: the docker compose plugin is missing; install docker-compose-plugin, or run the native stack with: make up" >&2; exit 1; }
 	@[ -n "$$JWT_SECRET" ] || { echo "compose-up: set JWT_SECRET (32+ characters), e.g. JWT_SECRET=\$$(openssl rand -hex 32) make compose-up" >&2; exit 2; }
 	@if [ "$(TLS)" = 1 ]; then tools/certs.sh; fi
+	@npm run -s build:web
 	docker compose $(if $(filter 1,$(TLS)),-f docker-compose.yml -f docker-compose.tls.yml) up -d --build
 
 compose-down: ## stop and remove the compose stack (volumes are kept; add -v by hand to drop data)

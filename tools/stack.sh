@@ -3,7 +3,8 @@
 # Usage: tools/stack.sh up|down|status|logs|restart|scale N
 # Env: GATEWAYS (2), GATEWAY_BASE_PORT (8081), LISTEN_PORT (8080), JWT_SECRET (else .run/jwt-secret),
 #      LOG_LEVEL (info), GATEWAY_READY_TIMEOUT (60), TLS (0; 1 runs tools/certs.sh and serves wss://
-#      on TLS_PORT, 8443), plus those of tools/redis.sh, kafka.sh, nginx.sh.
+#      on TLS_PORT, 8443), DEV_TOKENS (0; 1 lets the web chat page sign in: POST /dev/token),
+#      plus those of tools/redis.sh, kafka.sh, nginx.sh.
 set -euo pipefail
 COMPONENT=stack
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -76,6 +77,15 @@ edge_setting() {
   [[ -f "$EDGE_ENV" ]] && (source "$EDGE_ENV" && echo "${!name}") || echo "${!name}"
 }
 
+# The page signs in through POST /dev/token, which the gateways serve only with DEV_TOKENS=1.
+dev_tokens_note() {
+  if [[ "${DEV_TOKENS:-0}" =~ ^(1|true|yes|on)$ ]]; then
+    echo "(DEV_TOKENS=1: anyone who reaches the gateways can sign in as anyone)"
+  else
+    echo "(its sign-in needs the gateways started with DEV_TOKENS=1: make down; DEV_TOKENS=1 make up)"
+  fi
+}
+
 print_urls() {
   local ports="$1" tls port scheme=ws http=http
   tls="$(edge_setting TLS)"
@@ -89,6 +99,7 @@ postbox is up.
   WebSocket:  $scheme://localhost:$port/ws?token=<JWT>   (or header Authorization: Bearer <JWT>)
   health:     $http://localhost:$port/healthz  $http://localhost:$port/readyz  $http://localhost:$port/metrics
   gateways:   $(for p in $ports; do printf 'http://127.0.0.1:%s ' "$p"; done)
+  chat page:  $http://localhost:$port/   $(dev_tokens_note)
   token:      make token USER=alice
   logs:       make logs      stop: make down
 INFO
@@ -151,6 +162,9 @@ up() {
     (cd "$ROOT" && npm ci --no-audit --no-fund) || die "npm ci failed; see the output above"
   fi
   if [[ "$TLS" == 1 ]]; then "$TOOLS/certs.sh"; fi
+  # The web chat page nginx serves at / (web/dist is built, not committed).
+  info "building the web chat page: npm run build:web"
+  (cd "$ROOT" && npm run -s build:web) || die "npm run build:web failed; see the output above"
   "$TOOLS/redis.sh" start
   "$TOOLS/kafka.sh" start
   local ports n=0 port
