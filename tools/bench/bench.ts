@@ -43,14 +43,26 @@ async function main(): Promise<void> {
   const rates = (process.env.BENCH_RATES ?? '1000,2500,5000,7500').split(',').map(Number);
   const seconds = numberEnv('BENCH_SECONDS', 10);
   const bodyBytes = numberEnv('BENCH_BODY_BYTES', 100);
-  const env = { ...isolatedEnv(), LOG_LEVEL: 'warn', RATE_SENDS_PER_SECOND: '10000', RATE_SEND_BURST: '10000' };
-  console.log(`postbox bench: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${fmt(os.totalmem() / 2 ** 30, 0)} GiB, node ${process.version}`);
+  const env = {
+    ...isolatedEnv(),
+    LOG_LEVEL: 'warn',
+    RATE_SENDS_PER_SECOND: '10000',
+    RATE_SEND_BURST: '10000',
+  };
+  console.log(
+    `postbox bench: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${fmt(os.totalmem() / 2 ** 30, 0)} GiB, node ${process.version}`,
+  );
   console.log('starting 2 gateways and nginx on the native Redis and Kafka...');
   const gateways: GatewayProcess[] = await Promise.all([startGateway({ env }), startGateway({ env })]);
-  const edge = await startNginx({ upstreamPorts: gateways.map((gateway) => gateway.port), connLimitPerIp: 60_000 });
+  const edge = await startNginx({
+    upstreamPorts: gateways.map((gateway) => gateway.port),
+    connLimitPerIp: 60_000,
+  });
   try {
     const { senders, recipients } = await connectPairs(edge.url, pairs);
-    console.log(`${pairs} senders → ${pairs} recipients through nginx; open-loop steps of ${seconds} s, ${bodyBytes}-byte bodies\n`);
+    console.log(
+      `${pairs} senders → ${pairs} recipients through nginx; open-loop steps of ${seconds} s, ${bodyBytes}-byte bodies\n`,
+    );
     console.log('offered/s  accepted/s  delivered/s  p50 ms  p99 ms  p99.9 ms  errors');
     for (const rate of rates) {
       const step = await runStep(senders, recipients, rate, seconds, bodyBytes);

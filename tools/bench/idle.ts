@@ -7,7 +7,10 @@ import { fmt } from './stats';
 async function memory(gateway: GatewayProcess): Promise<{ rss: number; heap: number }> {
   const text = await (await fetch(`${gateway.httpUrl}/metrics`)).text();
   const read = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { rss: read('postbox_gateway_process_resident_memory_bytes'), heap: read('postbox_gateway_nodejs_heap_size_used_bytes') };
+  return {
+    rss: read('postbox_gateway_process_resident_memory_bytes'),
+    heap: read('postbox_gateway_nodejs_heap_size_used_bytes'),
+  };
 }
 
 async function settle(): Promise<void> {
@@ -15,7 +18,9 @@ async function settle(): Promise<void> {
 }
 
 export async function measureIdleMemory(gateway: GatewayProcess, count: number): Promise<void> {
-  console.log(`\nidle connections: opening ${count} directly to one gateway (nginx keeps its own buffers)...`);
+  console.log(
+    `\nidle connections: opening ${count} directly to one gateway (nginx keeps its own buffers)...`,
+  );
   await settle();
   const before = await memory(gateway);
   const sockets: WebSocket[] = [];
@@ -24,7 +29,10 @@ export async function measureIdleMemory(gateway: GatewayProcess, count: number):
     const opened = await Promise.all(
       Array.from({ length: Math.min(batch, count - i) }, async (_, j) => {
         const token = await tokenFor(`idle-${i + j}`);
-        const ws = new WebSocket(`${gateway.url}/ws`, { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
+        const ws = new WebSocket(`${gateway.url}/ws`, {
+          headers: { authorization: `Bearer ${token}` },
+          perMessageDeflate: false,
+        });
         await new Promise<void>((resolve, reject) => {
           ws.on('message', (data) => {
             if (data.toString().includes('"synced"')) resolve();

@@ -21,7 +21,10 @@ export interface StepResult {
 }
 
 export async function openPeer(url: string, user: string, token: string): Promise<Peer> {
-  const ws = new WebSocket(`${url}/ws`, { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
+  const ws = new WebSocket(`${url}/ws`, {
+    headers: { authorization: `Bearer ${token}` },
+    perMessageDeflate: false,
+  });
   await new Promise<void>((resolve, reject) => {
     const onFrame = (data: WebSocket.RawData) => {
       if (data.toString().includes('"synced"')) {
@@ -44,7 +47,14 @@ export async function runStep(
   seconds: number,
   bodyBytes: number,
 ): Promise<StepResult> {
-  const result: StepResult = { offered: 0, seconds, accepted: 0, delivered: 0, errors: new Map(), latencyMs: new Samples() };
+  const result: StepResult = {
+    offered: 0,
+    seconds,
+    accepted: 0,
+    delivered: 0,
+    errors: new Map(),
+    latencyMs: new Samples(),
+  };
   const padding = 'x'.repeat(Math.max(0, bodyBytes - 20));
   const detach = listen(senders, recipients, result);
   const started = performance.now();
@@ -83,7 +93,8 @@ function listen(senders: readonly Peer[], recipients: readonly Peer[], result: S
       const parsed = parseServerFrame(data.toString());
       if (!parsed.ok) return;
       if (parsed.frame.type === 'accepted') result.accepted += 1;
-      else if (parsed.frame.type === 'error') result.errors.set(parsed.frame.code, (result.errors.get(parsed.frame.code) ?? 0) + 1);
+      else if (parsed.frame.type === 'error')
+        result.errors.set(parsed.frame.code, (result.errors.get(parsed.frame.code) ?? 0) + 1);
     };
     sender.ws.on('message', onAnswer);
     detachers.push(() => sender.ws.off('message', onAnswer));
