@@ -15,6 +15,8 @@ CHOSEN_TLS="${TLS:-}"
 
 GATEWAYS="${GATEWAYS:-2}"
 GATEWAY_BASE_PORT="${GATEWAY_BASE_PORT:-8081}"
+# Gateways sit behind nginx: loopback only unless told otherwise.
+GATEWAY_HOST="${GATEWAY_HOST:-127.0.0.1}"
 GATEWAY_READY_TIMEOUT="${GATEWAY_READY_TIMEOUT:-60}"
 LISTEN_PORT="${LISTEN_PORT:-8080}"
 REDIS_PORT="${REDIS_PORT:-16379}"
@@ -43,7 +45,7 @@ start_gateway() {
   info "starting $name on port $port (log: $log)"
   (
     cd "$ROOT"
-    export PORT="$port" GATEWAY_ID="gw-$n" LOG_LEVEL="${LOG_LEVEL:-info}" \
+    export HOST="$GATEWAY_HOST" PORT="$port" GATEWAY_ID="gw-$n" LOG_LEVEL="${LOG_LEVEL:-info}" \
       REDIS_URL="redis://127.0.0.1:$REDIS_PORT" KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" \
       JWT_SECRET="$(jwt_secret)"
     exec setsid node -r ts-node/register/transpile-only "$GATEWAY_MAIN" >>"$log" 2>&1 </dev/null
