@@ -8,12 +8,12 @@
  *   reply of the page that would contain it is processed), or until a read issued after it was
  *   seen reached the end of the mailbox without it (another device acked it meanwhile: waiting
  *   for it to appear would spin on Redis forever and never send `synced`);
- * - once live, a message whose seq is at or below the last one written from the mailbox was in
- *   the snapshot and is skipped. Messages from different senders may arrive out of seq order
- *   (different gateways publish them), so nothing else is skipped.
+ * - once live, live.ts takes over: seqs at or below the last one delivered are skipped, messages
+ *   ahead of a missing seq wait for it, and a gap that stays open is filled from the mailbox.
  */
-import { type MessageFrame, CloseCode, CloseReason } from '@postbox/protocol';
+import { CloseCode, CloseReason } from '@postbox/protocol';
 import type { Logger } from '@postbox/logger';
+import { toFrame, type LiveDelivery } from './live';
 import type { GatewayMetrics } from './metrics';
 import type { Session } from './session';
 import type { SessionRegistry } from './sessions';
@@ -32,6 +32,7 @@ export class Delivery {
     private readonly metrics: GatewayMetrics,
     private readonly logger: Logger,
     private readonly settings: DeliverySettings,
+    private readonly live: LiveDelivery,
   ) {}
 
   /** Writes the mailbox in pages, then `synced`, then switches the session to live. */
@@ -43,20 +44,22 @@ export class Delivery {
         // A read issued after a live message was seen returns it unless it is gone (acked by
         // another device, expired): then nothing more is owed for it and the sync may end.
         const seenBeforeRead = session.missedLiveSeq;
-        const page = await this.store.readMailbox(session.user, session.syncedSeq, pageSize);
+        const page = await this.store.readMailbox(session.user, session.deliveredSeq, pageSize);
         if (!session.isOpen) return;
         if (first) this.metrics.mailboxSnapshot.observe(page.length < pageSize ? page.length : pageSize);
         first = false;
         for (const message of page) {
           session.write(toFrame(message));
-          session.syncedSeq = message.seq;
+          session.deliveredSeq = message.seq;
         }
         this.metrics.deliveredMailbox.inc(page.length);
-        if (page.length < pageSize && session.missedLiveSeq <= Math.max(session.syncedSeq, seenBeforeRead))
+        if (page.length < pageSize && session.missedLiveSeq <= Math.max(session.deliveredSeq, seenBeforeRead))
           break;
         if (session.isBackedUp(lowWaterBytes)) await session.waitForDrain();
         if (!session.isOpen) return;
       }
+      // Live messages seen while syncing were all covered by a read: written, or acknowledged elsewhere.
+      session.deliveredSeq = Math.max(session.deliveredSeq, session.missedLiveSeq);
       session.state = 'live';
       session.write({ type: 'synced' });
     } catch (error) {
@@ -72,29 +75,13 @@ export class Delivery {
       this.metrics.busLag.observe((now - message.ts) / 1000);
       const sessions = this.sessions.sessionsOf(message.to);
       if (sessions === undefined) continue;
-      let text: string | undefined;
       for (const session of sessions) {
         if (session.state === 'syncing') {
           if (message.seq > session.missedLiveSeq) session.missedLiveSeq = message.seq;
-        } else if (session.state === 'live' && message.seq > session.syncedSeq) {
-          text ??= JSON.stringify(toFrame(message));
-          if (session.write(text)) {
-            this.metrics.deliveredLive.inc();
-            this.metrics.deliveryLatency.observe((Date.now() - message.ts) / 1000);
-          }
+        } else if (session.state === 'live') {
+          this.live.deliver(session, message);
         }
       }
     }
-  };
-}
-
-function toFrame(message: StoredMessage): MessageFrame {
-  return {
-    type: 'message',
-    id: message.id,
-    from: message.from,
-    to: message.to,
-    body: message.body,
-    ts: message.ts,
   };
 }

@@ -11,6 +11,7 @@ import type { MessageBus } from './bus/bus';
 import { KafkaBus } from './bus/kafka';
 import { MemoryBus } from './bus/memory';
 import { Delivery } from './delivery';
+import { LiveDelivery } from './live';
 import { devTokenRoutes } from './dev-tokens';
 import { Gateway } from './gateway';
 import { httpRoutes } from './http';
@@ -22,6 +23,11 @@ import { MemoryStore } from './store/memory';
 import { RedisStore } from './store/redis';
 import type { MailboxStore, StoreLimits } from './store/store';
 import { startTransport } from './transport/uws';
+
+/** A live gap this old is filled from the mailbox (normal reordering between gateways takes ms). */
+const LIVE_GAP_WAIT_MS = 1000;
+/** Out-of-order live messages one session may hold while a gap is open. */
+const LIVE_MAX_HELD = 1000;
 
 export interface RunningGateway {
   port: number;
@@ -53,10 +59,19 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     maxBufferedBytes: config.MAX_BUFFERED_BYTES,
     countFrameOut: () => metrics.framesOut.inc(),
   };
-  const delivery = new Delivery(store, sessions, metrics, logger, {
+  const live = new LiveDelivery(store, metrics, logger, {
+    gapWaitMs: LIVE_GAP_WAIT_MS,
+    maxHeld: LIVE_MAX_HELD,
     pageSize: config.MAILBOX_PAGE_SIZE,
-    lowWaterBytes: Math.floor(config.MAX_BUFFERED_BYTES / 4),
   });
+  const delivery = new Delivery(
+    store,
+    sessions,
+    metrics,
+    logger,
+    { pageSize: config.MAILBOX_PAGE_SIZE, lowWaterBytes: Math.floor(config.MAX_BUFFERED_BYTES / 4) },
+    live,
+  );
   const router = new Router(store, bus, new MonotonicUlid(), metrics, logger, {
     maxBodyBytes: config.MAX_BODY_BYTES,
   });
@@ -88,6 +103,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   );
   const timers = [
     setInterval(() => sessions.expireTokens(Date.now()), 1000),
+    setInterval(() => live.repairGaps(Date.now()), LIVE_GAP_WAIT_MS / 2),
     setInterval(() => void sessions.renewLeases(), config.PRESENCE_RENEW_MS),
     setInterval(() => void store.ping().then((ok) => gateway.setStoreReachable(ok)), 2000),
   ];

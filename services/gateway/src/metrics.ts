@@ -85,6 +85,11 @@ export class GatewayMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
     registers: [this.registry],
   });
+  readonly gapRepairs = new Counter({
+    name: 'postbox_live_gap_repairs_total',
+    help: 'Mailbox reads that filled a gap in a live session (a message accepted but not published)',
+    registers: [this.registry],
+  });
   readonly mailboxSnapshot = new Histogram({
     name: 'postbox_mailbox_depth',
     help: 'Messages waiting in a mailbox when its user connects',

@@ -5,6 +5,7 @@
  */
 import { CloseCode, CloseReason, type ServerFrame } from '@postbox/protocol';
 import type { Connection } from './connection';
+import type { StoredMessage } from './store/store';
 import { InvalidFrameWindow, SendBudget, type RateSettings } from './limits';
 
 export type SessionState = 'syncing' | 'live' | 'closed';
@@ -20,10 +21,17 @@ const settled: Promise<void> = Promise.resolve();
 
 export class Session {
   state: SessionState = 'syncing';
-  /** Highest seq written from the mailbox snapshot: live messages at or below it were already sent. */
-  syncedSeq = 0;
+  /**
+   * Every seq of this user up to here has been written (or was acknowledged elsewhere): set by
+   * the mailbox sync, then advanced one by one by live delivery.
+   */
+  deliveredSeq = 0;
   /** Highest seq of a live message ignored while syncing: the sync must read at least this far. */
   missedLiveSeq = 0;
+  /** Live messages that arrived ahead of a missing seq, by seq; allocated only when that happens. */
+  held: Map<number, StoredMessage> | undefined;
+  /** When the current gap in live seqs opened (ms), 0 when there is none. */
+  gapSince = 0;
   readonly budget: SendBudget;
   readonly invalidFrames: InvalidFrameWindow;
   private conn: Connection | undefined;
