@@ -73,19 +73,17 @@ test('SIGTERM: 1012 draining, not ready, upgrades refused, exit 0, clients move 
   const [victim, survivor] = gateways;
   const [s1] = senders;
   if (s1 === undefined || victim === undefined || survivor === undefined) throw new Error('setup');
-  // The first connections go straight to a gateway, half to each, so the close code a client
-  // sees is the gateway's own. Through nginx a client that is still sending sometimes sees 1006
-  // instead: uWS half-closes right after the close frame, nginx then closes the client side
-  // while client data is unread, the kernel answers with RST and the client's kernel drops the
-  // close frame it had not read yet. That is nginx configuration (lingering close), not the
-  // gateway; reconnects below go through nginx.
-  for (const [i, sender] of senders.entries()) clients.push(await sender.connect(gateways[i]?.url ?? ''));
-  for (const [i, recipient] of recipients.entries()) await recipient.connect(gateways[i % 2]?.url);
+  // Everyone connects through nginx. A client still sending when its gateway drains used to see
+  // 1006 instead of 1012 about one time in three: uWS half-closes right after the close frame,
+  // nginx closed the client side with client data unread, and the kernel's reset dropped the
+  // close frame. `lingering_close always` in the nginx configs fixed it.
+  for (const sender of senders) clients.push(await sender.connect(edge.url));
+  for (const recipient of recipients) await recipient.connect(edge.url);
   await Promise.all(recipients.map((r) => r.current?.next('synced')));
   const onVictim = [...senders.map((s) => s.client), ...recipients.map((r) => r.current)].filter(
     (client): client is TestClient => gatewayOf(client) === victim.id,
   );
-  expect(onVictim).toHaveLength(3);
+  expect(onVictim.length).toBeGreaterThan(0);
   if (s1.client === undefined) throw new Error('setup');
 
   const listening = recipients.map((r) => r.keepConnected());
