@@ -117,11 +117,16 @@ export class KafkaBus implements MessageBus {
       await this.consumer.subscribe({ topic: this.options.topic, fromBeginning: false });
       const offsets = await this.endOffsets();
       const joined = this.waitForFirstJoin(offsets);
+      // Awaited below; if `run` throws first, the failure is the one reported, not this one.
+      joined.catch(() => undefined);
       await this.consumer.run({ autoCommit: false, eachBatch: (payload) => this.onBatch(payload) });
       await joined;
       this.log.info({ partitions: offsets.size }, 'bus started');
     } catch (error) {
-      await this.stop();
+      // Not stopped: the caller may start again (main.ts retries while the broker is away).
+      this.onFatalCrash?.(error instanceof Error ? error : new Error(String(error)));
+      this.started = false;
+      await this.disconnectAll();
       throw error;
     }
   }
@@ -147,6 +152,10 @@ export class KafkaBus implements MessageBus {
   private async shutdown(): Promise<void> {
     this.queue.close(new BusUnavailableError('bus stopped'));
     await this.queue.flush(STOP_FLUSH_MS);
+    await this.disconnectAll();
+  }
+
+  private async disconnectAll(): Promise<void> {
     // Each disconnect is attempted even if another fails: a half-stopped bus leaks sockets.
     const results = await Promise.allSettled([
       this.producer.disconnect(),
