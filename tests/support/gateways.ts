@@ -33,6 +33,8 @@ export interface StartGatewayOptions {
   env?: Record<string, string>;
   /** Wait for /readyz 200 (default); false waits for /healthz only. */
   waitReady?: boolean;
+  /** Extra node flags, e.g. ['--cpu-prof'] (the benchmark's profiling switch). */
+  nodeArgs?: string[];
 }
 
 /** Names shared by the gateways of one test file: its own Redis key prefix and Kafka topic. */
@@ -69,7 +71,7 @@ async function startOnce(options: StartGatewayOptions): Promise<GatewayProcess> 
   const log = createWriteStream(resolve(LOG_DIR, `${id}.log`));
   const child = spawn(
     process.execPath,
-    ['-r', 'ts-node/register/transpile-only', 'services/gateway/src/main.ts'],
+    [...(options.nodeArgs ?? []), '-r', 'ts-node/register/transpile-only', 'services/gateway/src/main.ts'],
     {
       cwd: ROOT,
       env: {

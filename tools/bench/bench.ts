@@ -13,6 +13,7 @@ import { tokenFor } from '../../tests/support/tokens';
 import { openPeer, runStep, type Peer } from './load';
 import { fmt } from './stats';
 import { measureIdleMemory } from './idle';
+import { describeStep, scrape } from './breakdown';
 
 const ROOT = resolve(__dirname, '..', '..');
 const numberEnv = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -49,11 +50,16 @@ async function main(): Promise<void> {
     RATE_SENDS_PER_SECOND: '10000',
     RATE_SEND_BURST: '10000',
   };
+  // e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateways.
+  const nodeArgs = ['--expose-gc', ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   console.log(
     `postbox bench: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${fmt(os.totalmem() / 2 ** 30, 0)} GiB, node ${process.version}`,
   );
   console.log('starting 2 gateways and nginx on the native Redis and Kafka...');
-  const gateways: GatewayProcess[] = await Promise.all([startGateway({ env }), startGateway({ env })]);
+  const gateways: GatewayProcess[] = await Promise.all([
+    startGateway({ env, nodeArgs }),
+    startGateway({ env, nodeArgs }),
+  ]);
   const edge = await startNginx({
     upstreamPorts: gateways.map((gateway) => gateway.port),
     connLimitPerIp: 60_000,
@@ -65,12 +71,15 @@ async function main(): Promise<void> {
     );
     console.log('offered/s  accepted/s  delivered/s  p50 ms  p99 ms  p99.9 ms  errors');
     for (const rate of rates) {
+      const before = await scrape(gateways);
       const step = await runStep(senders, recipients, rate, seconds, bodyBytes);
+      const breakdown = describeStep(before, await scrape(gateways));
       const errors = [...step.errors].map(([code, n]) => `${code}:${n}`).join(' ') || '0';
       console.log(
         `${String(rate).padStart(9)}  ${fmt(step.accepted / seconds, 0).padStart(10)}  ${fmt(step.delivered / seconds, 0).padStart(11)}  ` +
           `${fmt(step.latencyMs.percentile(50)).padStart(6)}  ${fmt(step.latencyMs.percentile(99)).padStart(6)}  ${fmt(step.latencyMs.percentile(99.9)).padStart(8)}  ${errors}`,
       );
+      console.log(`           ${breakdown}`);
     }
     for (const peer of [...senders, ...recipients]) peer.ws.close();
     const idle = numberEnv('BENCH_IDLE', 10_000);

@@ -13,15 +13,18 @@ async function memory(gateway: GatewayProcess): Promise<{ rss: number; heap: num
   };
 }
 
-async function settle(): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, 3000));
+/** Lets the gateway finish its work, then has it collect garbage (it runs with --expose-gc). */
+async function settle(gateway: GatewayProcess): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  gateway.kill('SIGUSR2');
+  await new Promise((resolve) => setTimeout(resolve, 1000));
 }
 
 export async function measureIdleMemory(gateway: GatewayProcess, count: number): Promise<void> {
   console.log(
     `\nidle connections: opening ${count} directly to one gateway (nginx keeps its own buffers)...`,
   );
-  await settle();
+  await settle(gateway);
   const before = await memory(gateway);
   const sockets: WebSocket[] = [];
   const batch = 200;
@@ -44,7 +47,7 @@ export async function measureIdleMemory(gateway: GatewayProcess, count: number):
     );
     sockets.push(...opened);
   }
-  await settle();
+  await settle(gateway);
   const after = await memory(gateway);
   console.log(
     `gateway RSS ${fmt(before.rss / 2 ** 20)} → ${fmt(after.rss / 2 ** 20)} MiB: ${fmt((after.rss - before.rss) / count, 0)} bytes per idle connection ` +
