@@ -49,7 +49,7 @@ lint: ## eslint and prettier --check
 typecheck: ## tsc --noEmit over the whole repo
 	@npm run typecheck
 
-bench: ## load benchmark against the running stack (make up first)
+bench: ## load benchmark: two fresh gateways + nginx on the native Redis and Kafka; prints msgs/s, latency percentiles, memory per connection
 	@npm run bench
 
 token: ## print a dev JWT: make token USER=alice [TTL=3600]
