@@ -107,3 +107,37 @@ test('a retried cid publishes the message its dead first gateway stored but neve
   expect(await until(() => onSurvivor.frames[1])).toEqual(accepted);
   expect(survivorBus.published).toHaveLength(1);
 });
+
+test('a bug while answering becomes an internal error frame with the cid, and later frames are still answered', async () => {
+  const store = new MemoryStore({
+    limits: {
+      mailboxMax: 100,
+      mailboxRetentionSeconds: 3600,
+      idempotencyTtlSeconds: 3600,
+      presenceLeaseMs: 60_000,
+      maxConnectionsPerUser: 10,
+    },
+  });
+  await store.openSession({ user: 'bob', sessionId: 'b1' }, 'gw-1');
+  class BrokenBus extends RecordingBus {
+    override isReady(): boolean {
+      throw new Error('a bug');
+    }
+  }
+  const router = new Router(
+    store,
+    new BrokenBus(),
+    new MonotonicUlid(),
+    new GatewayMetrics(),
+    pino({ level: 'silent' }),
+    {
+      maxBodyBytes: 1000,
+    },
+  );
+  const { session, frames } = sessionWithFrames('alice');
+  router.handle(session, JSON.stringify({ type: 'send', to: 'bob', body: 'hi', cid: 'c-9' }));
+  router.handle(session, JSON.stringify({ type: 'ping' }));
+  await until(() => frames[1]);
+  expect(frames[0]).toMatchObject({ type: 'error', code: 'internal', cid: 'c-9' });
+  expect(frames[1]).toMatchObject({ type: 'pong' });
+});

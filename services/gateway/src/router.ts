@@ -57,7 +57,7 @@ export class Router {
       case 'ack':
         return this.ack(session, frame);
       case 'presence':
-        return session.answerInOrder(this.presence(frame));
+        return session.answerInOrder(this.guard(this.presence(frame), undefined));
       case 'ping':
         return session.answerInOrder({ type: 'pong', ts: Date.now() });
     }
@@ -71,7 +71,7 @@ export class Router {
       );
       return;
     }
-    session.answerInOrder(this.accept(session, frame));
+    session.answerInOrder(this.guard(this.accept(session, frame), frame.cid));
   }
 
   private async accept(session: Session, frame: SendFrame): Promise<ServerFrame> {
@@ -178,6 +178,18 @@ export class Router {
       this.logger.warn({ err }, 'presence query failed');
       return this.countError(error(ErrorCode.Unavailable, 'presence store unavailable, retry later'));
     }
+  }
+
+  /**
+   * A bug must not take the process or the connection's answer stream down: it becomes an
+   * `internal` error frame (nothing was accepted that the client was not told about: a send
+   * either got its `accepted` or gets this, and a retry with the same cid is safe).
+   */
+  private guard(answer: Promise<ServerFrame>, cid: string | undefined): Promise<ServerFrame> {
+    return answer.catch((err: unknown) => {
+      this.logger.error({ err }, 'internal error while answering a frame');
+      return this.countError(error(ErrorCode.Internal, 'internal error: retry later', cid));
+    });
   }
 
   private refuseInvalid(session: Session, frame: ErrorFrame): void {

@@ -82,7 +82,10 @@ export class Session {
       .then(() => answer)
       .then((frame) => {
         if (frame !== undefined) this.write(frame);
-      });
+      })
+      // The router turns failed work into error frames; reaching here means the stream itself
+      // broke, so end the connection (the client resyncs) rather than go silent.
+      .catch(() => this.close(CloseCode.InternalError, CloseReason.Internal));
   }
 
   /** True when the client is not keeping up, so the next mailbox page should wait for `drain`. */
