@@ -10,6 +10,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { kafkaBrokers, redisUrl, uniqueName } from './infra';
 import { TEST_JWT_SECRET } from './tokens';
+import { freePort } from './ports';
 
 const ROOT = resolve(__dirname, '..', '..');
 const LOG_DIR = resolve(ROOT, '.run', 'test-logs');
@@ -134,17 +135,4 @@ async function waitHttp(url: string, exited: Promise<number | null>, id: string)
     await new Promise((done) => setTimeout(done, 100));
   }
   throw new Error(`gateway ${id} not ready within 60 s at ${url}; see .run/test-logs/${id}.log`);
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((done, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
 }

@@ -12,10 +12,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeNginxConfig, type NginxConfigOptions } from '../../tools/nginx-config';
+import { freePort } from './ports';
 
 export interface StartNginxOptions {
   upstreamPorts: number[];
@@ -52,18 +53,6 @@ export interface RunningNginx {
 const NGINX = process.env.NGINX_BIN ?? 'nginx';
 const running = new Set<ChildProcess>();
 process.once('exit', () => running.forEach((child) => child.kill('SIGKILL')));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') return reject(new Error('no port assigned'));
-      server.close(() => resolvePort(address.port));
-    });
-  });
-}
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolveConnect) => {

@@ -11,10 +11,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { freePort } from './ports';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CLASSPATH = join(ROOT, '.cache', 'kafka', 'libs', '*');
@@ -27,18 +27,6 @@ export interface OwnKafka {
   stop(): Promise<void>;
   restart(): Promise<void>;
   destroy(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') return reject(new Error('no port'));
-      server.close(() => done(address.port));
-    });
-  });
 }
 
 function writeConfig(dir: string, port: number, controllerPort: number): string {

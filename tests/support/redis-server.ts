@@ -8,9 +8,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports';
 
 export interface OwnRedis {
   port: number;
@@ -23,18 +24,6 @@ export interface OwnRedis {
 const REDIS = process.env.REDIS_SERVER_BIN ?? 'redis-server';
 const running = new Set<ChildProcess>();
 process.once('exit', () => running.forEach((child) => child.kill('SIGKILL')));
-
-async function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') return reject(new Error('no port assigned'));
-      server.close(() => done(address.port));
-    });
-  });
-}
 
 function answersPing(port: number): Promise<boolean> {
   return new Promise((done) => {
