@@ -1,49 +1,19 @@
 /** Live delivery: seq order across gateways, no repeats on a connection, gaps filled from the mailbox. */
 import pino from 'pino';
-import type { MessageFrame, ServerFrame } from '@postbox/protocol';
+import type { MessageFrame } from '@postbox/protocol';
 import { LiveDelivery } from './live';
 import { GatewayMetrics } from './metrics';
-import { Session } from './session';
-import { MemoryStore } from './store/memory';
+import { liveSession, memoryStore } from './test-support';
 import type { StoredMessage } from './store/store';
 
-const limits = {
-  sendsPerSecond: 100,
-  sendBurst: 200,
-  bytesPerSecond: 1 << 20,
-  maxInvalidFrames: 10,
-  invalidWindowMs: 10_000,
-  maxBufferedBytes: 1 << 20,
-  countFrameOut: () => undefined,
-};
-
 function setup(maxHeld = 100) {
-  const store = new MemoryStore({
-    limits: {
-      mailboxMax: 1000,
-      mailboxRetentionSeconds: 3600,
-      idempotencyTtlSeconds: 3600,
-      presenceLeaseMs: 60_000,
-      maxConnectionsPerUser: 10,
-    },
-  });
+  const store = memoryStore();
   const live = new LiveDelivery(store, new GatewayMetrics(), pino({ level: 'silent' }), {
     gapWaitMs: 1000,
     maxHeld,
     pageSize: 2,
   });
-  const frames: ServerFrame[] = [];
-  const closes: number[] = [];
-  const session = new Session('s1', 'bob', Date.now() + 3_600_000, limits, Date.now());
-  session.attach({
-    send: (text) => {
-      frames.push(JSON.parse(text) as ServerFrame);
-      return 1;
-    },
-    getBufferedAmount: () => 0,
-    end: (code) => closes.push(code),
-  });
-  session.state = 'live';
+  const { session, frames, closes } = liveSession('bob');
   const delivered = () =>
     frames.filter((frame): frame is MessageFrame => frame.type === 'message').map((frame) => frame.body);
   /** Stores a message for bob the way the router does (so it has a seq and sits in the mailbox). */

@@ -3,24 +3,12 @@
  * was stored but never published (its gateway died in between) is published by the repeat.
  */
 import pino from 'pino';
-import type { ServerFrame } from '@postbox/protocol';
 import type { MessageBus } from './bus/bus';
 import { MonotonicUlid } from './ids';
 import { GatewayMetrics } from './metrics';
 import { Router } from './router';
-import { Session } from './session';
-import { MemoryStore } from './store/memory';
+import { liveSession, memoryStore } from './test-support';
 import type { StoredMessage } from './store/store';
-
-const limits = {
-  sendsPerSecond: 100,
-  sendBurst: 200,
-  bytesPerSecond: 1 << 20,
-  maxInvalidFrames: 10,
-  invalidWindowMs: 10_000,
-  maxBufferedBytes: 1 << 20,
-  countFrameOut: () => undefined,
-};
 
 /** A bus whose publishes never complete: the gateway dies before Kafka acknowledges. */
 class StuckBus implements MessageBus {
@@ -43,21 +31,6 @@ class RecordingBus extends StuckBus {
   }
 }
 
-function sessionWithFrames(user: string): { session: Session; frames: ServerFrame[] } {
-  const frames: ServerFrame[] = [];
-  const session = new Session('s-' + user, user, Date.now() + 3_600_000, limits, Date.now());
-  session.attach({
-    send: (text) => {
-      frames.push(JSON.parse(text) as ServerFrame);
-      return 1;
-    },
-    getBufferedAmount: () => 0,
-    end: () => undefined,
-  });
-  session.state = 'live';
-  return { session, frames };
-}
-
 async function until<T>(check: () => T | undefined): Promise<T> {
   for (let i = 0; i < 200; i += 1) {
     const value = check();
@@ -68,15 +41,7 @@ async function until<T>(check: () => T | undefined): Promise<T> {
 }
 
 test('a retried cid publishes the message its dead first gateway stored but never published', async () => {
-  const store = new MemoryStore({
-    limits: {
-      mailboxMax: 100,
-      mailboxRetentionSeconds: 3600,
-      idempotencyTtlSeconds: 3600,
-      presenceLeaseMs: 60_000,
-      maxConnectionsPerUser: 10,
-    },
-  });
+  const store = memoryStore();
   await store.openSession({ user: 'bob', sessionId: 'b1' }, 'gw-2');
   const logger = pino({ level: 'silent' });
   const dyingBus = new StuckBus();
@@ -88,12 +53,12 @@ test('a retried cid publishes the message its dead first gateway stored but neve
     maxBodyBytes: 1000,
   });
 
-  const onDying = sessionWithFrames('alice');
+  const onDying = liveSession('alice');
   dying.handle(onDying.session, JSON.stringify({ type: 'send', to: 'bob', body: 'hi', cid: 'c-1' }));
   const stored = await until(() => dyingBus.published[0]);
   expect(onDying.frames).toEqual([]); // no accepted: the publish never completed
 
-  const onSurvivor = sessionWithFrames('alice');
+  const onSurvivor = liveSession('alice');
   survivor.handle(
     onSurvivor.session,
     JSON.stringify({ type: 'send', to: 'bob', body: 'ignored', cid: 'c-1' }),
@@ -109,15 +74,7 @@ test('a retried cid publishes the message its dead first gateway stored but neve
 });
 
 test('a bug while answering becomes an internal error frame with the cid, and later frames are still answered', async () => {
-  const store = new MemoryStore({
-    limits: {
-      mailboxMax: 100,
-      mailboxRetentionSeconds: 3600,
-      idempotencyTtlSeconds: 3600,
-      presenceLeaseMs: 60_000,
-      maxConnectionsPerUser: 10,
-    },
-  });
+  const store = memoryStore();
   await store.openSession({ user: 'bob', sessionId: 'b1' }, 'gw-1');
   class BrokenBus extends RecordingBus {
     override isReady(): boolean {
@@ -134,7 +91,7 @@ test('a bug while answering becomes an internal error frame with the cid, and la
       maxBodyBytes: 1000,
     },
   );
-  const { session, frames } = sessionWithFrames('alice');
+  const { session, frames } = liveSession('alice');
   router.handle(session, JSON.stringify({ type: 'send', to: 'bob', body: 'hi', cid: 'c-9' }));
   router.handle(session, JSON.stringify({ type: 'ping' }));
   await until(() => frames[1]);
