@@ -6,8 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { connect, type Accepted, type PostboxClient } from '@postbox/client';
-import { isolatedEnv, startGateway, type GatewayProcess } from '../support/gateways';
-import { startNginx, type RunningNginx } from '../support/nginx';
+import type { GatewayProcess } from '../support/gateways';
+import type { RunningNginx } from '../support/nginx';
+import { startTwoGatewayEdge, stopTwoGatewayEdge } from '../support/edge';
 import { tokenFor } from '../support/tokens';
 
 let gateways: GatewayProcess[] = [];
@@ -15,15 +16,12 @@ let edge: RunningNginx;
 const clients: PostboxClient[] = [];
 
 beforeAll(async () => {
-  const env = isolatedEnv();
-  gateways = await Promise.all([startGateway({ env }), startGateway({ env })]);
-  edge = await startNginx({ upstreamPorts: gateways.map((gateway) => gateway.port) });
+  ({ gateways, edge } = await startTwoGatewayEdge());
 });
 
 afterAll(async () => {
   await Promise.all(clients.splice(0).map((client) => client.close()));
-  await edge?.stop();
-  await Promise.all(gateways.map((gateway) => gateway.stop()));
+  await stopTwoGatewayEdge(gateways, edge);
 });
 
 const user = (name: string) => `${name}-${randomBytes(4).toString('hex')}`;

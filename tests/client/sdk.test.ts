@@ -14,8 +14,9 @@ import {
 import { nodeSocket } from '../../libs/client/src/node-socket';
 import type { SocketFactory } from '../../libs/client/src/socket';
 import { TestClient } from '../support/client';
-import { isolatedEnv, startGateway, type GatewayProcess } from '../support/gateways';
-import { startNginx, type RunningNginx } from '../support/nginx';
+import type { GatewayProcess } from '../support/gateways';
+import type { RunningNginx } from '../support/nginx';
+import { startTwoGatewayEdge, stopTwoGatewayEdge } from '../support/edge';
 import { tokenFor } from '../support/tokens';
 
 let gateways: GatewayProcess[] = [];
@@ -23,9 +24,7 @@ let edge: RunningNginx;
 const clients: PostboxClient[] = [];
 
 beforeAll(async () => {
-  const env = isolatedEnv();
-  gateways = await Promise.all([startGateway({ env }), startGateway({ env })]);
-  edge = await startNginx({ upstreamPorts: gateways.map((gateway) => gateway.port) });
+  ({ gateways, edge } = await startTwoGatewayEdge());
 });
 
 afterEach(async () => {
@@ -33,8 +32,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await edge?.stop();
-  await Promise.all(gateways.map((gateway) => gateway.stop()));
+  await stopTwoGatewayEdge(gateways, edge);
 });
 
 const user = (name: string) => `${name}-${randomBytes(4).toString('hex')}`;

@@ -4,8 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { TestClient } from '../support/client';
-import { isolatedEnv, startGateway, type GatewayProcess } from '../support/gateways';
-import { startNginx, type RunningNginx } from '../support/nginx';
+import type { GatewayProcess } from '../support/gateways';
+import type { RunningNginx } from '../support/nginx';
+import { startTwoGatewayEdge, stopTwoGatewayEdge } from '../support/edge';
 import { tokenFor } from '../support/tokens';
 
 let gateways: GatewayProcess[] = [];
@@ -13,9 +14,7 @@ let edge: RunningNginx;
 const clients: TestClient[] = [];
 
 beforeAll(async () => {
-  const env = isolatedEnv();
-  gateways = await Promise.all([startGateway({ env }), startGateway({ env })]);
-  edge = await startNginx({ upstreamPorts: gateways.map((gateway) => gateway.port) });
+  ({ gateways, edge } = await startTwoGatewayEdge());
 });
 
 afterEach(async () => {
@@ -23,8 +22,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await edge?.stop();
-  await Promise.all(gateways.map((gateway) => gateway.stop()));
+  await stopTwoGatewayEdge(gateways, edge);
 });
 
 const user = (name: string) => `${name}-${randomBytes(4).toString('hex')}`;

@@ -7,8 +7,9 @@
  * arrives after anything the repeat would have delivered (one sender → one recipient is ordered).
  */
 import { TestClient } from '../support/client';
-import { isolatedEnv, startGateway, type GatewayProcess } from '../support/gateways';
-import { startNginx, type RunningNginx } from '../support/nginx';
+import type { GatewayProcess } from '../support/gateways';
+import type { RunningNginx } from '../support/nginx';
+import { startTwoGatewayEdge, stopTwoGatewayEdge } from '../support/edge';
 import { connectAs, uniqueUser } from '../support/streams';
 
 let gateways: GatewayProcess[] = [];
@@ -16,9 +17,7 @@ let edge: RunningNginx;
 const clients: TestClient[] = [];
 
 beforeAll(async () => {
-  const env = isolatedEnv();
-  gateways = await Promise.all([startGateway({ env }), startGateway({ env })]);
-  edge = await startNginx({ upstreamPorts: gateways.map((gateway) => gateway.port) });
+  ({ gateways, edge } = await startTwoGatewayEdge());
 });
 
 afterEach(async () => {
@@ -26,8 +25,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await edge?.stop();
-  await Promise.all(gateways.map((gateway) => gateway.stop()));
+  await stopTwoGatewayEdge(gateways, edge);
 });
 
 async function connect(user: string, url = edge.url): Promise<TestClient> {

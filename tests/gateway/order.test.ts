@@ -4,8 +4,9 @@
  * connecting to each directly (nginx's least_conn would not alternate on demand).
  */
 import { TestClient } from '../support/client';
-import { isolatedEnv, startGateway, type GatewayProcess } from '../support/gateways';
-import { startNginx, type RunningNginx } from '../support/nginx';
+import type { GatewayProcess } from '../support/gateways';
+import type { RunningNginx } from '../support/nginx';
+import { startTwoGatewayEdge, stopTwoGatewayEdge } from '../support/edge';
 import { seededRandom, streamSends } from '../support/pacing';
 import {
   ackAndConfirm,
@@ -24,14 +25,11 @@ const clients: TestClient[] = [];
 beforeAll(async () => {
   // A burst smaller than the spikes the sender makes, so some sends are refused `rate_limited`;
   // small mailbox pages, so a sync spans many Redis reads and live messages arrive during it.
-  const env = {
-    ...isolatedEnv(),
+  ({ gateways, edge } = await startTwoGatewayEdge({
     RATE_SENDS_PER_SECOND: '400',
     RATE_SEND_BURST: '30',
     MAILBOX_PAGE_SIZE: '10',
-  };
-  gateways = await Promise.all([startGateway({ env }), startGateway({ env })]);
-  edge = await startNginx({ upstreamPorts: gateways.map((gateway) => gateway.port) });
+  }));
 });
 
 afterEach(async () => {
@@ -39,8 +37,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await edge?.stop();
-  await Promise.all(gateways.map((gateway) => gateway.stop()));
+  await stopTwoGatewayEdge(gateways, edge);
 });
 
 function gatewayUrl(index: number): string {

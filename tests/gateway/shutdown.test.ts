@@ -5,8 +5,9 @@
  * gateway without losing anything that was accepted.
  */
 import { TestClient } from '../support/client';
-import { isolatedEnv, startGateway, type GatewayProcess } from '../support/gateways';
-import { startNginx, type RunningNginx } from '../support/nginx';
+import type { GatewayProcess } from '../support/gateways';
+import type { RunningNginx } from '../support/nginx';
+import { startTwoGatewayEdge, stopTwoGatewayEdge } from '../support/edge';
 import { deliveryProblems, Recipient, streamWithRetries, type Traffic } from '../support/reconnecting';
 import { CidSender, connectAs, uniqueUser } from '../support/streams';
 
@@ -27,17 +28,14 @@ const traffic: Traffic = {
 };
 
 beforeAll(async () => {
-  const env = { ...isolatedEnv(), RATE_SENDS_PER_SECOND: '1000' };
-  gateways = await Promise.all([startGateway({ env }), startGateway({ env })]);
-  edge = await startNginx({ upstreamPorts: gateways.map((gateway) => gateway.port) });
+  ({ gateways, edge } = await startTwoGatewayEdge({ RATE_SENDS_PER_SECOND: '1000' }));
 });
 
 afterAll(async () => {
   finished = true;
   await Promise.all(clients.map((client) => client.close()));
   await Promise.allSettled(background);
-  await edge?.stop();
-  await Promise.all(gateways.map((gateway) => gateway.stop()));
+  await stopTwoGatewayEdge(gateways, edge);
 });
 
 const gatewayOf = (client: TestClient | undefined): string => {

@@ -6,8 +6,9 @@
  * proxy hop adds kernel buffers that would only lengthen the stream needed to fill it.
  */
 import { TestClient } from '../support/client';
-import { isolatedEnv, startGateway, type GatewayProcess } from '../support/gateways';
-import { startNginx, type RunningNginx } from '../support/nginx';
+import type { GatewayProcess } from '../support/gateways';
+import type { RunningNginx } from '../support/nginx';
+import { startTwoGatewayEdge, stopTwoGatewayEdge } from '../support/edge';
 import { openPausedWebSocket } from '../support/raw-ws';
 import { CidSender, connectAs, uniqueUser } from '../support/streams';
 import { tokenFor } from '../support/tokens';
@@ -20,22 +21,18 @@ let edge: RunningNginx;
 const clients: TestClient[] = [];
 
 beforeAll(async () => {
-  const env = {
-    ...isolatedEnv(),
+  ({ gateways, edge } = await startTwoGatewayEdge({
     MAX_BUFFERED_BYTES: '65536',
     // Room for a fast stream of large messages: the limit under test is the reader's, not the sender's.
     RATE_SENDS_PER_SECOND: '2000',
     RATE_SEND_BURST: '2000',
     RATE_BYTES_PER_SECOND: String(256 * 1024 * 1024),
-  };
-  gateways = await Promise.all([startGateway({ env }), startGateway({ env })]);
-  edge = await startNginx({ upstreamPorts: gateways.map((gateway) => gateway.port) });
+  }));
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((client) => client.close()));
-  await edge?.stop();
-  await Promise.all(gateways.map((gateway) => gateway.stop()));
+  await stopTwoGatewayEdge(gateways, edge);
 });
 
 async function slowConsumerCloses(gateway: GatewayProcess): Promise<number> {
