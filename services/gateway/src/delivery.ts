@@ -46,7 +46,7 @@ export class Delivery {
         const seenBeforeRead = session.missedLiveSeq;
         const page = await this.store.readMailbox(session.user, session.deliveredSeq, pageSize);
         if (!session.isOpen) return;
-        if (first) this.metrics.mailboxSnapshot.observe(page.length < pageSize ? page.length : pageSize);
+        if (first) this.metrics.mailboxSnapshot.observe(page.length);
         first = false;
         for (const message of page) {
           session.write(toFrame(message));

@@ -92,11 +92,18 @@ export class GatewayMetrics {
   });
   readonly mailboxSnapshot = new Histogram({
     name: 'postbox_mailbox_depth',
-    help: 'Messages waiting in a mailbox when its user connects',
+    help: 'Messages waiting in a mailbox when its user connects (counted up to one page, MAILBOX_PAGE_SIZE)',
     buckets: [0, 1, 10, 100, 1000, 10000],
     registers: [this.registry],
   });
 
+  /** Label children bound once: `labels()` looks them up on every call, and these run per frame. */
+  readonly framesInByType = {
+    send: this.framesIn.labels('send'),
+    ack: this.framesIn.labels('ack'),
+    presence: this.framesIn.labels('presence'),
+    ping: this.framesIn.labels('ping'),
+  } as const;
   readonly acceptedSent = this.accepted.labels('sent');
   readonly acceptedQueued = this.accepted.labels('queued');
   readonly acceptedDuplicate = this.accepted.labels('duplicate');

@@ -50,7 +50,7 @@ export class Router {
       return;
     }
     const frame = parsed.frame;
-    this.metrics.framesIn.labels(frame.type).inc();
+    this.metrics.framesInByType[frame.type].inc();
     switch (frame.type) {
       case 'send':
         return this.send(session, frame, text.length);
