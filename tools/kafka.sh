@@ -20,18 +20,44 @@ ensure_java() {
   command -v java >/dev/null || die "java not found; install a JDK 17+ (apt-get install -y openjdk-17-jre-headless)"
 }
 
+# Reads Maven's output and shows the download progress: Maven 3.8+ prints one line per file,
+#   [INFO] Downloaded from central: https://…/kafka_2.13-3.9.1.jar (6.4 MB at 2.1 MB/s)
+# On a terminal one line is rewritten in place; in a log, a line every 10 files. [ERROR] lines
+# and the BUILD result are printed as they come. POSIX awk (mawk on Debian): no gawk extensions.
+maven_progress() {
+  local tty=0
+  [[ -t 1 ]] && tty=1
+  awk -v tty="$tty" '
+    function show() { printf "[kafka] downloaded %d files, %.1f MB", files, bytes / 1000000 }
+    /Downloaded from / {
+      files++
+      size = $0
+      if (sub(/.*\(/, "", size) && sub(/ at .*/, "", size)) {
+        split(size, part, " ")
+        unit = part[2]
+        factor = unit == "B" ? 1 : unit == "kB" || unit == "KB" ? 1000 : unit == "MB" ? 1000000 : unit == "GB" ? 1000000000 : 0
+        bytes += part[1] * factor
+      }
+      if (tty) { printf "\r"; show(); open = 1 } else if (files % 10 == 0) { show(); printf "\n" }
+      fflush()
+      next
+    }
+    /\[ERROR\]|BUILD/ { if (open) printf "\n"; open = 0; print; fflush() }
+    END { if (files) { if (tty) printf "\r"; show(); printf " (done)\n" } }
+  '
+}
+
 # The stamp is written only after maven succeeds, so an interrupted download is retried.
 ensure_jars() {
   [[ -f "$STAMP" && -f "$LIBS_DIR/kafka_2.13-3.9.1.jar" ]] && return 0
   command -v mvn >/dev/null || die "mvn not found; install Maven (apt-get install -y maven) to fetch the Kafka jars"
   info "downloading Kafka jars (first run only)..."
   rm -rf "$LIBS_DIR"
-  # One dot per downloaded artifact; errors and the build result are shown in full.
+  # Files and bytes downloaded so far (about 72 MB in all); errors and the build result in full.
   if ! mvn -B -f "$ROOT/tools/kafka/pom.xml" package 2>&1 | tee "$LOG_DIR/kafka-fetch.log" |
-    awk '/^Downloaded/ { printf "."; fflush() } /\[ERROR\]|BUILD/ { print; fflush() }'; then
+    maven_progress; then
     die "maven could not fetch the Kafka jars (full output: $LOG_DIR/kafka-fetch.log); check access to Maven Central or ~/.m2/settings.xml"
   fi
-  echo
   rm -f "$ROOT"/.cache/kafka/fetched-*
   touch "$STAMP"
   info "Kafka jars ready in $LIBS_DIR ($(ls "$LIBS_DIR" | wc -l) jars)"
