@@ -9,7 +9,8 @@ export const UserId = z
   .string()
   .regex(USER_ID_PATTERN, 'a user id is 1-128 characters of A-Z a-z 0-9 . _ @ : -');
 export const Cid = z.string().regex(CID_PATTERN, 'a cid is 1-64 characters of A-Z a-z 0-9 . _ : -');
-const MessageId = z.string().min(1).max(64);
+export const MAX_MESSAGE_ID_LENGTH = 64;
+const MessageId = z.string().min(1).max(MAX_MESSAGE_ID_LENGTH);
 
 // Client → server. Unknown fields are stripped (zod's default), so a client-supplied `from` has no effect.
 export const SendFrame = z.object({

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { ERROR_CODES } from './codes';
-import { parseClientFrame } from './parse';
+import { parseClientFrame, parseClientFrameWithSchema } from './parse';
 
 /** Whatever a client sends, the parser answers: ok, or an error with a protocol code. */
 function answersWithinContract(text: string, maxBytes?: number): boolean {
@@ -98,6 +98,41 @@ describe('parseClientFrame never throws', () => {
           return fits ? result.ok : !result.ok && result.error.code === 'too_large';
         },
       ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('answers exactly what the zod schema answers (the hand-written fast path included)', () => {
+    const messageId = fc.oneof(fc.string({ maxLength: 70 }), field);
+    // Mostly frames the fast path takes (only known keys, near-valid values), some it must refuse.
+    const sendOrAck = fc.oneof(
+      fc.record(
+        {
+          type: fc.constant('send'),
+          to: fc.oneof(userId, field),
+          body: fc.oneof(fc.string(), field),
+          cid: fc.oneof(fc.stringMatching(/^[A-Za-z0-9._:-]{0,70}$/), field),
+        },
+        { requiredKeys: ['type'] },
+      ),
+      fc.record(
+        {
+          type: fc.constant('ack'),
+          ids: fc.oneof(
+            fc.array(messageId, { maxLength: 4 }),
+            fc.array(fc.string({ minLength: 1, maxLength: 64 }), { minLength: 999, maxLength: 1002 }),
+            field,
+          ),
+        },
+        { requiredKeys: ['type'] },
+      ),
+      frameLike,
+    );
+    fc.assert(
+      fc.property(sendOrAck, fc.integer({ min: 1, max: 200 }), (value, maxBytes) => {
+        const text = JSON.stringify(value);
+        expect(parseClientFrame(text, { maxBytes })).toEqual(parseClientFrameWithSchema(text, { maxBytes }));
+      }),
       { numRuns: RUNS },
     );
   });
