@@ -58,8 +58,10 @@ export class Delivery {
         if (session.isBackedUp(lowWaterBytes)) await session.waitForDrain();
         if (!session.isOpen) return;
       }
-      // Live messages seen while syncing were all covered by a read: written, or acknowledged elsewhere.
-      session.deliveredSeq = Math.max(session.deliveredSeq, session.missedLiveSeq);
+      // Live messages seen while syncing were all covered by a read: written, or acknowledged
+      // elsewhere; so was every seq up to the one the lease was registered at. Without startSeq a
+      // returning user's first live message would look like a gap and wait for gap repair.
+      session.deliveredSeq = Math.max(session.deliveredSeq, session.missedLiveSeq, session.startSeq);
       session.state = 'live';
       session.write({ type: 'synced' });
     } catch (error) {

@@ -110,6 +110,7 @@ export class Gateway {
           'this user holds the maximum number of connections',
         );
       }
+      session.startSeq = opened.seq;
     } catch (err) {
       this.parts.logger.warn({ err }, 'could not register a session: store unavailable');
       return this.refuse(UpgradeError.Unavailable, 'the message store is unavailable, retry later');

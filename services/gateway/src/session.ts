@@ -28,6 +28,11 @@ export class Session {
   deliveredSeq = 0;
   /** Highest seq of a live message ignored while syncing: the sync must read at least this far. */
   missedLiveSeq = 0;
+  /**
+   * The user's seq when this session's lease was registered: every later message is published
+   * live, so once the sync read the mailbox to its end, live delivery may start right after it.
+   */
+  startSeq = 0;
   /** Live messages that arrived ahead of a missing seq, by seq; allocated only when that happens. */
   held: Map<number, StoredMessage> | undefined;
   /** When the current gap in live seqs opened (ms), 0 when there is none. */

@@ -123,7 +123,7 @@ export class MemoryStore implements MailboxStore {
       return { kind: 'too_many_connections' };
     }
     leases.set(member, now + this.limits.presenceLeaseMs);
-    return { kind: 'opened' };
+    return { kind: 'opened', seq: this.seqs.get(session.user) ?? 0 };
   }
 
   /** Like renew-session.lua: a held session whose lease lapsed is restored. */

@@ -18,7 +18,7 @@ export function registerPresenceTests(storeWith: StoreWith): void {
     const session = { user: bob, sessionId: randomUUID() };
     expect((await acceptStored(store, request(alice, bob))).online).toBe(false);
     expect(await store.presence([bob])).toEqual(new Map([[bob, false]]));
-    expect(await store.openSession(session, 'gw-a')).toEqual({ kind: 'opened' });
+    expect(await store.openSession(session, 'gw-a')).toMatchObject({ kind: 'opened' });
     expect((await acceptStored(store, request(alice, bob))).online).toBe(true);
     expect(await store.presence([bob])).toEqual(new Map([[bob, true]]));
     // The same session id on another gateway is another session.
@@ -85,18 +85,37 @@ export function registerPresenceTests(storeWith: StoreWith): void {
     expect(await store.presence([bob])).toEqual(new Map([[bob, true]]));
   });
 
+  it("tells the opened session the user's current seq (0 for a new user, kept after acks)", async () => {
+    const store = await storeWith();
+    const [alice, bob] = [freshUser('alice'), freshUser('bob')];
+    expect(await store.openSession({ user: bob, sessionId: 's0' }, 'gw-a')).toEqual({
+      kind: 'opened',
+      seq: 0,
+    });
+    const stored = [];
+    for (let i = 0; i < 3; i += 1) stored.push((await acceptStored(store, request(alice, bob))).message);
+    await store.ack(
+      bob,
+      stored.map((message) => message.id),
+    );
+    expect(await store.openSession({ user: bob, sessionId: 's1' }, 'gw-b')).toEqual({
+      kind: 'opened',
+      seq: stored[2]?.seq,
+    });
+  });
+
   it('refuses too_many_connections at the cap until a session closes', async () => {
     const store = await storeWith({ maxConnectionsPerUser: 2 });
     const bob = freshUser('bob');
     const open = (sessionId: string) => store.openSession({ user: bob, sessionId }, 'gw-a');
-    expect(await open('s1')).toEqual({ kind: 'opened' });
-    expect(await open('s2')).toEqual({ kind: 'opened' });
+    expect(await open('s1')).toMatchObject({ kind: 'opened' });
+    expect(await open('s2')).toMatchObject({ kind: 'opened' });
     expect(await open('s3')).toEqual({ kind: 'too_many_connections' });
     // Reopening a held session is a renewal, not a new connection.
-    expect(await open('s2')).toEqual({ kind: 'opened' });
+    expect(await open('s2')).toMatchObject({ kind: 'opened' });
     await store.closeSession({ user: bob, sessionId: 's1' }, 'gw-a');
-    expect(await open('s3')).toEqual({ kind: 'opened' });
-    expect(await store.openSession({ user: freshUser('carol'), sessionId: 's1' }, 'gw-a')).toEqual({
+    expect(await open('s3')).toMatchObject({ kind: 'opened' });
+    expect(await store.openSession({ user: freshUser('carol'), sessionId: 's1' }, 'gw-a')).toMatchObject({
       kind: 'opened',
     });
   });

@@ -28,7 +28,6 @@ const acceptReplySchema = z.union([
 ]);
 
 const countSchema = z.number().int().nonnegative();
-const flagSchema = z.union([z.literal(0), z.literal(1)]);
 const jsonListSchema = z.array(z.string());
 
 function parseJson<T>(schema: z.ZodType<T>, text: string, what: string): T {
@@ -66,6 +65,9 @@ export function parseCount(reply: unknown): number {
   return countSchema.parse(reply);
 }
 
-export function parseFlag(reply: unknown): boolean {
-  return flagSchema.parse(reply) === 1;
+const openSessionSchema = z.number().int().gte(-1);
+
+/** open-session.lua: the user's current seq, or -1 when the user holds the maximum of sessions. */
+export function parseOpenSessionReply(reply: unknown): number {
+  return openSessionSchema.parse(reply);
 }

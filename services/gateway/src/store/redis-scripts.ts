@@ -27,7 +27,7 @@ const scripts = [
   { name: 'postboxSettleStatus', file: 'settle-status.lua', numberOfKeys: 1 },
   { name: 'postboxReadMailbox', file: 'read-mailbox.lua', numberOfKeys: 2 },
   { name: 'postboxAck', file: 'ack.lua', numberOfKeys: 2 },
-  { name: 'postboxOpenSession', file: 'open-session.lua', numberOfKeys: 1 },
+  { name: 'postboxOpenSession', file: 'open-session.lua', numberOfKeys: 2 },
   { name: 'postboxRenewSession', file: 'renew-session.lua', numberOfKeys: 1 },
   { name: 'postboxPresence', file: 'presence.lua', numberOfKeys: 1 },
 ] as const;

@@ -14,7 +14,13 @@
  */
 import type { Redis } from 'ioredis';
 import { defineScripts } from './redis-scripts';
-import { parseAcceptReply, parseCount, parseFlag, parseMessage, parseMessages } from './redis-replies';
+import {
+  parseAcceptReply,
+  parseCount,
+  parseMessage,
+  parseMessages,
+  parseOpenSessionReply,
+} from './redis-replies';
 import type {
   AcceptRequest,
   AcceptResult,
@@ -103,11 +109,13 @@ export class RedisStore implements MailboxStore {
   async openSession(session: SessionRef, gatewayId: string): Promise<OpenSessionResult> {
     const reply = await this.redis.postboxOpenSession(
       this.sessionsKey(session.user),
+      `${this.userKey(session.user)}:seq`,
       sessionMember(session, gatewayId),
       this.limits.presenceLeaseMs,
       this.limits.maxConnectionsPerUser,
     );
-    return parseFlag(reply) ? { kind: 'opened' } : { kind: 'too_many_connections' };
+    const seq = parseOpenSessionReply(reply);
+    return seq < 0 ? { kind: 'too_many_connections' } : { kind: 'opened', seq };
   }
 
   /**

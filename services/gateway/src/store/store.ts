@@ -41,7 +41,12 @@ export type AcceptResult =
   | { kind: 'duplicate'; id: string; ts: number; to: string; status: IdempotentStatus }
   | { kind: 'mailbox_full' };
 
-export type OpenSessionResult = { kind: 'opened' } | { kind: 'too_many_connections' };
+export type OpenSessionResult =
+  /**
+   * `seq`: the user's sequence number when the lease was registered. Every later message is
+   * published live; every earlier one is in the mailbox or was acknowledged.
+   */
+  { kind: 'opened'; seq: number } | { kind: 'too_many_connections' };
 
 export interface SessionRef {
   user: string;
