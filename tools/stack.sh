@@ -2,6 +2,8 @@
 # The full native stack: Redis, Kafka, N gateways, nginx in front.
 # Usage: tools/stack.sh up|down|status|logs|restart|scale N
 # Env: GATEWAYS (2), GATEWAY_BASE_PORT (8081), LISTEN_PORT (8080), JWT_SECRET (else .run/jwt-secret),
+#      GATEWAY_MAIN (services/gateway/dist/main.js, which up and scale build first with npm run build;
+#      a .ts entry point such as services/gateway/src/main.ts runs through ts-node instead),
 #      LOG_LEVEL (info), GATEWAY_READY_TIMEOUT (60), TLS (0; 1 runs tools/certs.sh and serves wss://
 #      on TLS_PORT, 8443), DEV_TOKENS (0; 1 lets the web chat page sign in: POST /dev/token),
 #      plus those of tools/redis.sh, kafka.sh, nginx.sh.
@@ -21,7 +23,9 @@ GATEWAY_READY_TIMEOUT="${GATEWAY_READY_TIMEOUT:-60}"
 LISTEN_PORT="${LISTEN_PORT:-8080}"
 REDIS_PORT="${REDIS_PORT:-16379}"
 KAFKA_PORT="${KAFKA_PORT:-19092}"
-GATEWAY_MAIN="${GATEWAY_MAIN:-$ROOT/services/gateway/src/main.ts}"
+# The gateway's sources and the compiled entry point `npm run build` (tsc -b) makes of them.
+GATEWAY_SOURCE="$ROOT/services/gateway/src/main.ts"
+GATEWAY_MAIN="${GATEWAY_MAIN:-$ROOT/services/gateway/dist/main.js}"
 TLS="${TLS:-0}"
 TLS_PORT="${TLS_PORT:-8443}"
 # After SIGTERM a gateway exits within DRAIN_TIMEOUT_MS (10 s) + 5 s; SIGKILL only after that.
@@ -33,10 +37,19 @@ gateway_ports() {
   for ((n = 1; n <= GATEWAYS; n++)); do printf '%s ' $((GATEWAY_BASE_PORT + n - 1)); done
 }
 
+# Compiles what changed since the last build (tsc -b is incremental; a second or two otherwise).
+build_gateway() {
+  info "building the gateway: npm run build (tsc -b, only what changed)"
+  (cd "$ROOT" && npm run -s build) || die "npm run build failed; see the output above"
+}
+
 http_status() { curl -s -o /dev/null -m 2 -w '%{http_code}' "$1" 2>/dev/null || true; }
 
 start_gateway() {
   local n="$1" port="$2" name="gateway-$1" pid log="$LOG_DIR/gateway-$1.log" deadline
+  # Plain node on the build (no compiler in the process); ts-node only for a .ts GATEWAY_MAIN.
+  local command=(node "$GATEWAY_MAIN")
+  if [[ "$GATEWAY_MAIN" == *.ts ]]; then command=(node -r ts-node/register/transpile-only "$GATEWAY_MAIN"); fi
   if pid="$(pid_of "$name")"; then
     info "$name already running (pid $pid) on port $port"
     return 0
@@ -48,7 +61,7 @@ start_gateway() {
     export HOST="$GATEWAY_HOST" PORT="$port" GATEWAY_ID="gw-$n" LOG_LEVEL="${LOG_LEVEL:-info}" \
       REDIS_URL="redis://127.0.0.1:$REDIS_PORT" KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" \
       JWT_SECRET="$(jwt_secret)"
-    exec setsid node -r ts-node/register/transpile-only "$GATEWAY_MAIN" >>"$log" 2>&1 </dev/null
+    exec setsid "${command[@]}" >>"$log" 2>&1 </dev/null
   ) &
   pid=$!
   echo "$pid" >"$PID_DIR/$name.pid"
@@ -128,9 +141,10 @@ running_gateways() {
 scale() {
   local target="${1:-}" n name surplus=()
   [[ "$target" =~ ^[1-9][0-9]*$ ]] || die "usage: tools/stack.sh scale N (make scale N=3): N is the number of gateways, at least 1"
-  [[ -f "$GATEWAY_MAIN" ]] || die "$GATEWAY_MAIN does not exist: there are no gateways to scale"
+  [[ -f "$GATEWAY_SOURCE" ]] || die "$GATEWAY_SOURCE does not exist: there are no gateways to scale"
   pid_of redis >/dev/null && pid_of kafka >/dev/null ||
     die "Redis and Kafka are not running: start the stack with make up GATEWAYS=$target"
+  build_gateway
   GATEWAYS="$target"
   for ((n = 1; n <= target; n++)); do start_gateway "$n" "$((GATEWAY_BASE_PORT + n - 1))"; done
   while read -r n name; do
@@ -170,7 +184,8 @@ up() {
   "$TOOLS/redis.sh" start
   "$TOOLS/kafka.sh" start
   local ports n=0 port
-  if [[ -f "$GATEWAY_MAIN" ]]; then
+  if [[ -f "$GATEWAY_SOURCE" ]]; then
+    build_gateway
     ports="$(gateway_ports)"
     for port in $ports; do
       n=$((n + 1))
