@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 TS_NODE := node -r ts-node/register/transpile-only
 
-.PHONY: help install up down restart scale certs status logs test test-unit test-integration lint typecheck bench token clean
+.PHONY: help install build up down restart scale certs status logs test test-unit test-integration lint typecheck bench token clean
 .PHONY: compose-up compose-down
 
 help: ## list the targets
@@ -11,6 +11,9 @@ help: ## list the targets
 
 install: ## install what the stack needs: apt packages (redis-server, nginx) if missing, npm ci, Kafka jars
 	@tools/install.sh
+
+build: ## compile libs and the gateway to dist/ (tsc -b, incremental; make up runs it): node services/gateway/dist/main.js
+	@npm run -s build
 
 up: ## start Redis, Kafka, the gateways and nginx natively (ws://127.0.0.1:8080/ws; TLS=1: wss://localhost:8443/ws)
 	@tools/stack.sh up
@@ -68,6 +71,6 @@ compose-down: ## stop and remove the compose stack (volumes are kept; add -v by 
 	@docker info >/dev/null 2>&1 || { echo "compose-down: no Docker engine answers (docker info failed); nothing to stop" >&2; exit 1; }
 	docker compose down
 
-clean: ## stop the stack and delete .run/ (state, logs) and .cache/ (Kafka jars)
+clean: ## stop the stack and delete .run/ (state, logs), .cache/ (Kafka jars) and the gateway build (dist/)
 	@tools/stack.sh down
-	rm -rf .run .cache
+	rm -rf .run .cache libs/*/dist services/*/dist
