@@ -12,6 +12,8 @@ function setup(maxHeld = 100) {
     gapWaitMs: 1000,
     maxHeld,
     pageSize: 2,
+    catchUpBatch: 2,
+    lowWaterBytes: 1 << 20,
   });
   const { session, frames, closes } = liveSession('bob');
   const delivered = () =>
@@ -81,4 +83,20 @@ test('closes a session whose gap cannot be repaired before too much is held', as
   await accept('m1');
   for (const body of ['m2', 'm3', 'm4']) live.deliver(session, await accept(body));
   expect(closes).toEqual([1011]);
+});
+
+test('catchUp writes what was stored but never published, in order, once', async () => {
+  const { live, session, delivered, accept } = setup();
+  live.deliver(session, await accept('m1'));
+  // Stored while the bus was down: never delivered live, and no later message shows the gap.
+  await accept('m2');
+  await accept('m3');
+  await accept('m4');
+  expect(delivered()).toEqual(['m1']);
+  await live.catchUp([session]);
+  expect(delivered()).toEqual(['m1', 'm2', 'm3', 'm4']);
+  // A late bus copy of a caught-up message is not written again.
+  live.deliver(session, { id: 'id-m3', from: 'alice', to: 'bob', body: 'm3', ts: Date.now(), seq: 3 });
+  await live.catchUp([session]);
+  expect(delivered()).toEqual(['m1', 'm2', 'm3', 'm4']);
 });

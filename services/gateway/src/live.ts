@@ -24,6 +24,10 @@ export interface LiveSettings {
   /** Held messages per session beyond which the session is closed (it resyncs on reconnect). */
   maxHeld: number;
   pageSize: number;
+  /** Sessions read at once by `catchUp`. */
+  catchUpBatch: number;
+  /** `catchUp` waits for a socket to drain above this many buffered bytes. */
+  lowWaterBytes: number;
 }
 
 export class LiveDelivery {
@@ -67,6 +71,46 @@ export class LiveDelivery {
         this.repairing.add(session);
         void this.repair(session).finally(() => this.repairing.delete(session));
       }
+    }
+  }
+
+  /**
+   * The bus is back after an outage (or started after sessions connected): messages accepted
+   * meanwhile were stored but never published, and a connected recipient would otherwise wait for
+   * the next live message (or its next connection) to notice. So every live session reads its
+   * mailbox past what it was given, a few sessions at a time so Redis sees a bounded burst.
+   */
+  async catchUp(sessions: readonly Session[]): Promise<void> {
+    const batch = this.settings.catchUpBatch;
+    for (let first = 0; first < sessions.length; first += batch) {
+      await Promise.all(sessions.slice(first, first + batch).map((session) => this.readOn(session)));
+    }
+  }
+
+  private async readOn(session: Session): Promise<void> {
+    for (;;) {
+      if (session.state !== 'live') return;
+      let page: StoredMessage[];
+      try {
+        page = await this.store.readMailbox(session.user, session.deliveredSeq, this.settings.pageSize);
+      } catch (err) {
+        // Gap repair still covers this session once the next live message shows the gap.
+        this.logger.warn({ err, user: session.user }, 'catch-up read failed');
+        return;
+      }
+      if (session.state !== 'live') return;
+      for (const message of page) {
+        if (message.seq <= session.deliveredSeq) continue;
+        this.write(session, message);
+        this.metrics.caughtUp.inc();
+      }
+      const held = session.held;
+      if (held !== undefined) {
+        for (const seq of held.keys()) if (seq <= session.deliveredSeq) held.delete(seq);
+        this.flushHeld(session);
+      }
+      if (page.length < this.settings.pageSize) return;
+      if (session.isBackedUp(this.settings.lowWaterBytes)) await session.waitForDrain();
     }
   }
 

@@ -28,6 +28,10 @@ import { startTransport } from './transport/uws';
 const LIVE_GAP_WAIT_MS = 1000;
 /** Out-of-order live messages one session may hold while a gap is open. */
 const LIVE_MAX_HELD = 1000;
+/** Sessions whose mailboxes are read at once when the bus comes back. */
+const CATCH_UP_BATCH = 200;
+/** How often the bus's readiness is sampled to notice it coming back. */
+const BUS_WATCH_MS = 200;
 
 export interface RunningGateway {
   port: number;
@@ -63,6 +67,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     gapWaitMs: LIVE_GAP_WAIT_MS,
     maxHeld: LIVE_MAX_HELD,
     pageSize: config.MAILBOX_PAGE_SIZE,
+    catchUpBatch: CATCH_UP_BATCH,
+    lowWaterBytes: Math.floor(config.MAX_BUFFERED_BYTES / 4),
   });
   const delivery = new Delivery(
     store,
@@ -106,6 +112,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     setInterval(() => live.repairGaps(Date.now()), LIVE_GAP_WAIT_MS / 2),
     setInterval(() => void sessions.renewLeases(), config.PRESENCE_RENEW_MS),
     setInterval(() => void store.ping().then((ok) => gateway.setStoreReachable(ok)), 2000),
+    watchBusRecovery(bus, () => void live.catchUp(sessions.all())),
   ];
   logger.info({ port: transport.port, gateway: config.GATEWAY_ID }, 'gateway listening on /ws');
 
@@ -205,6 +212,16 @@ function startBusWithRetry(
       await Promise.race([running, new Promise((resolve) => setTimeout(resolve, 1000))]);
     },
   };
+}
+
+/** Calls `recovered` each time the bus turns ready again (also the first time it starts). */
+function watchBusRecovery(bus: MessageBus, recovered: () => void): NodeJS.Timeout {
+  let wasReady = bus.isReady();
+  return setInterval(() => {
+    const ready = bus.isReady();
+    if (ready && !wasReady) recovered();
+    wasReady = ready;
+  }, BUS_WATCH_MS);
 }
 
 async function main(): Promise<void> {

@@ -90,6 +90,11 @@ export class GatewayMetrics {
     help: 'Mailbox reads that filled a gap in a live session (a message accepted but not published)',
     registers: [this.registry],
   });
+  readonly caughtUp = new Counter({
+    name: 'postbox_live_catch_up_messages_total',
+    help: 'Messages written to live sessions from their mailbox when the bus came back (stored while it was down)',
+    registers: [this.registry],
+  });
   readonly mailboxSnapshot = new Histogram({
     name: 'postbox_mailbox_depth',
     help: 'Messages waiting in a mailbox when its user connects (counted up to one page, MAILBOX_PAGE_SIZE)',
