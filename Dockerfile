@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
-# postbox gateway image. The gateway runs from its TypeScript sources through ts-node's
-# transpile-only hook, exactly as `make up` and the tests run it: the workspace packages point
-# their `main` at src/*.ts and the store reads its .lua scripts next to the sources.
+# postbox gateway image. The gateway runs compiled: a build stage compiles the workspaces with
+# `npm run build` (tsc -b: libs/*/dist, services/gateway/dist with the store's .lua scripts next to
+# its JavaScript), and the runtime stage gets production dependencies and those dist/ folders only:
+# no TypeScript sources, no ts-node, no typescript. The workspace packages' `main` is dist/.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # Workspace manifests only (every libs/* and services/* package.json, whatever workspaces exist),
@@ -26,31 +27,34 @@ RUN npm ci --omit=dev --no-audit --no-fund \
  && find node_modules/uWebSockets.js/binaries -type f ! -name "$keep" -delete \
  && test -f "node_modules/uWebSockets.js/binaries/$keep"
 
-# Every dependency: ts-node and typescript are dev dependencies, and the gateway needs them at
-# runtime. Their closure (from package-lock.json) is gathered into /ts-runtime for the last stage;
-# the runtime stage's own check below fails the build if this list ever misses a package.
+# Every dependency (typescript is a dev dependency), then the build. What the runtime needs of each
+# workspace, its package.json and dist/ (declarations and build info dropped), is gathered in /out.
 FROM manifests AS build
 RUN npm ci --no-audit --no-fund
-RUN mkdir -p /ts-runtime \
- && cd node_modules \
- && cp -a --parents ts-node typescript @cspotcode/source-map-support @jridgewell/resolve-uri \
-      @jridgewell/sourcemap-codec @tsconfig/node10 @tsconfig/node12 @tsconfig/node14 \
-      @tsconfig/node16 acorn acorn-walk arg create-require diff make-error v8-compile-cache-lib yn \
-      /ts-runtime/
+COPY tsconfig.base.json tsconfig.package.json tsconfig.build.json ./
+COPY libs libs
+COPY services services
+RUN npm run build \
+ && mkdir /out \
+ && find libs services -mindepth 2 -maxdepth 2 \( -name package.json -o -name dist \) -exec cp -a --parents {} /out/ \; \
+ && find /out -name '*.tsbuildinfo' -delete \
+ && find /out -name '*.d.ts' -delete \
+ && find /out -name '*.d.ts.map' -delete \
+ && test -f /out/services/gateway/dist/main.js
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules
-COPY --from=build /ts-runtime/ ./node_modules/
-COPY package.json tsconfig.base.json tsconfig.json ./
-COPY libs libs
-COPY services services
-# Fail the build, not the first deploy, when the native uWebSockets.js binary does not load:
-# postbox refuses the slow JS fallback (see services/gateway/src/transport/uws.ts).
-RUN node -r ts-node/register/transpile-only \
-      -e "require('./services/gateway/src/transport/uws').loadNativeUws(); console.log('uWebSockets.js native binary loads')" \
- && node -r ts-node/register/transpile-only -e "require('./services/gateway/src/main')"
+COPY package.json ./
+COPY --from=build /out/ ./
+# Fail the build, not the first deploy, when the native uWebSockets.js binary does not load
+# (postbox refuses the slow JS fallback, see services/gateway/src/transport/uws.ts), when a module
+# or a Lua script of the store is missing, or when the compiler made it into the image.
+RUN node -e "require('./services/gateway/dist/transport/uws').loadNativeUws(); console.log('uWebSockets.js native binary loads')" \
+ && node -e "require('./services/gateway/dist/main')" \
+ && node -e "require('./services/gateway/dist/store/redis-scripts').defineScripts({ defineCommand() {} })" \
+ && node -e "for (const m of ['typescript', 'ts-node']) try { require.resolve(m); throw new Error(m + ' is in the image') } catch (e) { if (e.code !== 'MODULE_NOT_FOUND') throw e }"
 USER node
 EXPOSE 8080
 # The gateway drains on SIGTERM: /readyz turns 503, sessions close with 1012, the producer flushes.
@@ -58,4 +62,4 @@ STOPSIGNAL SIGTERM
 # Liveness only (no curl in the slim image). Readiness (/readyz) is for the load balancer.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "-r", "ts-node/register/transpile-only", "services/gateway/src/main.ts"]
+CMD ["node", "services/gateway/dist/main.js"]

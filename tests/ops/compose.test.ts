@@ -138,67 +138,59 @@ describe('Dockerfile', () => {
     expect(order.lastIndexOf('USER')).toBeLessThan(order.lastIndexOf('CMD'));
   });
 
-  test('fails the build when the native uWebSockets.js binary does not load', () => {
-    expect(
-      args('RUN').some((run) =>
-        run.includes("require('./services/gateway/src/transport/uws').loadNativeUws()"),
-      ),
-    ).toBe(true);
+  test('fails the build when the native uWebSockets.js binary, a module or a Lua script does not load', () => {
+    const checks = args('RUN').join(' ');
+    expect(checks).toContain("require('./services/gateway/dist/transport/uws').loadNativeUws()");
+    expect(checks).toContain("require('./services/gateway/dist/main')");
+    expect(checks).toContain("require('./services/gateway/dist/store/redis-scripts').defineScripts(");
   });
 
   test('has a HEALTHCHECK on /healthz, exposes the gateway port, stops with SIGTERM', () => {
     expect(args('HEALTHCHECK').join(' ')).toContain('/healthz');
     expect(args('EXPOSE')).toEqual([String(gatewayConfig.PORT)]);
     expect(args('STOPSIGNAL')).toEqual(['SIGTERM']);
-    expect(args('CMD').join(' ')).toContain('ts-node/register/transpile-only');
   });
 
-  test('copies the whole runtime closure of ts-node (per package-lock.json) into the image', () => {
-    const copied = /cp -a --parents (.+?) \/ts-runtime\//.exec(
-      readRepoFile('Dockerfile').replace(/\\\n/g, ' '),
+  test('runs the compiled gateway with plain node: no ts-node, no TypeScript sources, no dev dependencies', () => {
+    expect(JSON.parse(args('CMD').at(-1) ?? '[]')).toEqual(['node', 'services/gateway/dist/main.js']);
+    const given = [...args('COPY'), ...args('ENV'), ...args('CMD')].join('\n');
+    expect(given).not.toMatch(/ts-node|typescript|tsconfig|\.ts\b/);
+    // Only the build stage's gathered package.json + dist/ folders, never libs/ or services/ whole.
+    const copies = args('COPY');
+    expect(copies.filter((copy) => !copy.startsWith('--from='))).toEqual(['package.json ./']);
+    expect(copies).toContain('--from=build /out/ ./');
+    // node_modules from the stage that installs production dependencies only.
+    const from = /^--from=(\S+) \/app\/node_modules \.\/node_modules$/.exec(
+      copies.find((copy) => copy.endsWith('./node_modules')) ?? '',
+    )?.[1];
+    const depsStage = stages.find((stage) => stage[0]?.args.endsWith(` AS ${from}`)) ?? [];
+    expect(depsStage.map((i) => i.args).join(' ')).toContain('npm ci --omit=dev');
+    // ...and the image refuses to build if the compiler got in anyway.
+    expect(args('RUN').join(' ')).toContain(
+      "for (const m of ['typescript', 'ts-node']) try { require.resolve(m);",
     );
-    const listed = (copied?.[1] ?? '').split(/\s+/).filter(Boolean).sort();
-    expect(listed).toEqual(tsNodeClosure().sort());
+  });
+
+  test('a build stage compiles the workspaces with npm run build and gathers their package.json and dist/', () => {
+    const build = stages.find((stage) => stage[0]?.args.endsWith(' AS build')) ?? [];
+    const runs = build.filter((i) => i.keyword === 'RUN').map((i) => i.args);
+    expect(runs.join(' && ')).toMatch(/npm ci .*npm run build/);
+    const gather = runs.find((run) => run.includes('/out')) ?? '';
+    expect(gather).toContain('-name package.json -o -name dist');
+    expect(gather).toContain('test -f /out/services/gateway/dist/main.js');
   });
 
   test('.dockerignore keeps local state and dependencies out of the build context', () => {
     const ignored = readRepoFile('.dockerignore').split('\n');
-    for (const entry of ['node_modules', '.run', '.cache', '.git', 'test-artifacts'])
+    for (const entry of [
+      'node_modules',
+      '.run',
+      '.cache',
+      '.git',
+      'test-artifacts',
+      '**/dist',
+      '**/*.tsbuildinfo',
+    ])
       expect(ignored).toContain(entry);
   });
 });
-
-interface LockEntry {
-  dependencies?: Record<string, string>;
-  peerDependencies?: Record<string, string>;
-  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
-}
-
-/**
- * Top-level package names ts-node needs at runtime in transpile-only mode, resolved through
- * package-lock.json like Node resolves them. @types/node is a type-only peer: not needed to run.
- */
-function tsNodeClosure(): string[] {
-  const lock = JSON.parse(readRepoFile('package-lock.json')) as { packages: Record<string, LockEntry> };
-  const seen = new Set<string>();
-  const visit = (name: string, from: string): void => {
-    let base = from;
-    let key = `${base}node_modules/${name}`;
-    while (lock.packages[key] === undefined && base !== '') {
-      base = base.slice(0, base.lastIndexOf('node_modules/', base.length - 2));
-      key = `${base}node_modules/${name}`;
-    }
-    const entry = lock.packages[key];
-    if (entry === undefined || seen.has(key) || name === '@types/node') return;
-    seen.add(key);
-    const optional = entry.peerDependenciesMeta ?? {};
-    const peers = Object.keys(entry.peerDependencies ?? {}).filter((peer) => !optional[peer]?.optional);
-    for (const dependency of [...Object.keys(entry.dependencies ?? {}), ...peers])
-      visit(dependency, `${key}/`);
-  };
-  visit('ts-node', '');
-  // Nested copies travel inside their parent's folder; only top-level ones are listed.
-  return [...seen]
-    .filter((key) => key.indexOf('node_modules/') === key.lastIndexOf('node_modules/'))
-    .map((key) => key.slice('node_modules/'.length));
-}
