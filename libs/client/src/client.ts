@@ -15,6 +15,7 @@ import { reconnectDelay } from './backoff';
 import { randomCid } from './cid';
 import { PostboxError } from './errors';
 import { Emitter } from './events';
+import { flushOnExit } from './exit-flush';
 import { Inbox, type MessageHandler } from './inbox';
 import { Outbox, type Accepted } from './outbox';
 import {
@@ -63,6 +64,9 @@ export class PostboxClient extends Emitter<ClientEvents> {
   private everWelcomed = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private session: WelcomeFrame | undefined;
+  private closing: Promise<void> | undefined;
+  /** Removes this client from the exit-time ack flush (set when the SDK owns the socket). */
+  private readonly forgetOnExit: () => void;
 
   constructor(
     private readonly url: string,
@@ -86,6 +90,10 @@ export class PostboxClient extends Emitter<ClientEvents> {
       onError: (error) => this.emit('error', error),
     });
     this.presenceQueries = new PresenceQueries(this.options.presenceTimeoutMs, (frame) => this.write(frame));
+    // The SDK's own socket: acks still queued when the process exits (or the page is left) are
+    // written on the way out. A custom socket's owner decides what happens to it then.
+    this.forgetOnExit =
+      this.options.socket === undefined ? flushOnExit(() => this.flushAcksIfOpen()) : () => undefined;
     void this.openSocket();
   }
 
@@ -148,11 +156,23 @@ export class PostboxClient extends Emitter<ClientEvents> {
     this.socket.close(1000, 'reconnect');
   }
 
-  /** Flushes pending acks, closes the connection, rejects pending requests with `closed`. */
-  async close(): Promise<void> {
+  /**
+   * Lets the message handlers finish (what was received so far, up to `closeTimeoutMs`), writes
+   * their acks, closes the connection and rejects pending requests with `closed`. Called from
+   * inside a handler, it does not wait for that handler: that message stays unacknowledged.
+   */
+  close(): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    if (this.state === 'closed') return Promise.resolve();
+    this.closing = this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    if (!this.inbox.insideHandler) await settled(this.inbox.idle(), this.options.closeTimeoutMs);
     if (this.state === 'closed') return;
     const socket = this.socket;
-    if (this.state === 'open') this.inbox.flushAcks();
+    this.flushAcksIfOpen();
     this.stop(new PostboxError('closed', 'the client was closed'));
     if (socket === undefined) {
       this.emit('close', { code: 1000, reason: 'closed', reconnect: false });
@@ -281,8 +301,13 @@ export class PostboxClient extends Emitter<ClientEvents> {
     return info.httpStatus === undefined ? {} : { httpStatus: info.httpStatus };
   }
 
+  private flushAcksIfOpen(): void {
+    if (this.state === 'open') this.inbox.flushAcks();
+  }
+
   private stop(error: PostboxError): void {
     this.state = 'closed';
+    this.forgetOnExit();
     clearTimeout(this.reconnectTimer);
     this.inbox.stop();
     this.outbox.failAll(error);
@@ -295,6 +320,19 @@ export class PostboxClient extends Emitter<ClientEvents> {
     return true;
   }
 }
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first; never rejects. */
+async function settled(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  try {
+    await Promise.race([promise.then(noop, noop), elapsed]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function noop(): void {}
 
 export function connect(url: string, token: TokenSource, options: ConnectOptions = {}): PostboxClient {
   return new PostboxClient(url, token, options);

@@ -171,3 +171,56 @@ test('close() flushes pending acks before closing', async () => {
   await c.close();
   expect(ackedIds(socket)).toEqual(['m1']);
 });
+
+describe('close() sends the acks of what was handled', () => {
+  // A long ack delay: only close() itself can have written these acks.
+  const slowAcks = { ackDelayMs: 60_000 };
+
+  test('a handler that already returned (the README example): its ack goes out before the close', async () => {
+    const c = start(slowAcks);
+    let handled!: () => void;
+    const received = new Promise<void>((resolve) => (handled = resolve));
+    c.onMessage(() => handled());
+    const socket = await welcomed(1);
+    socket.serve(message('m1'));
+    await received;
+    await c.close();
+    expect(socket.closedByClient).toEqual({ code: 1000, reason: 'bye' });
+    expect(socket.sent.map((frame) => frame.type)).toEqual(['ack']);
+    expect(ackedIds(socket)).toEqual(['m1']);
+  });
+
+  test('a handler still running, and the messages queued behind it, finish first', async () => {
+    const c = start(slowAcks);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const seen: string[] = [];
+    c.onMessage(async (m) => {
+      seen.push(m.id);
+      if (m.id === 'm1') await gate;
+    });
+    const socket = await welcomed(1);
+    socket.serve(message('m1'));
+    socket.serve(message('m2'));
+    await until(() => seen.length === 1, 'm1 in the handler');
+    const closed = c.close();
+    release();
+    await closed;
+    expect(seen).toEqual(['m1', 'm2']);
+    expect(ackedIds(socket)).toEqual(['m1', 'm2']);
+  });
+
+  test('close() from inside a handler does not wait for that handler (no deadlock); it stays unacked', async () => {
+    // If close() waited for its own handler it would hang for closeTimeoutMs, past jest's timeout.
+    const c = start({ ...slowAcks, closeTimeoutMs: 600_000 });
+    const socket = await welcomed(1);
+    let closedInside = false;
+    c.onMessage(async () => {
+      await c.close();
+      closedInside = true;
+    });
+    socket.serve(message('m1'));
+    await until(() => closedInside, 'close() called from the handler to resolve');
+    expect(ackedIds(socket)).toEqual([]);
+  });
+});

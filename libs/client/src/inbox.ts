@@ -26,6 +26,9 @@ export class Inbox {
   private chain: Promise<void> = Promise.resolve();
   private acks: string[] = [];
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** True during the synchronous part of a handler call (to spot `close()` called from a handler). */
+  private calling = false;
+  private stopped = false;
 
   constructor(private readonly options: InboxOptions) {
     this.recent = new RecentIds(options.dedupeCapacity);
@@ -57,7 +60,7 @@ export class Inbox {
     this.queueAcks(ids);
   }
 
-  /** Writes every queued ack now, at most 1,000 ids per frame (PROTOCOL.md). */
+  /** Writes every queued ack now, at most 1,000 ids per frame (docs/protocol.md). */
   flushAcks(): void {
     clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
@@ -68,26 +71,45 @@ export class Inbox {
     }
   }
 
-  /** Resolves once every message received so far has been handled. */
+  /** Resolves once every message received so far has been handled (and its ack queued). */
   idle(): Promise<void> {
     return this.chain;
   }
 
+  /** True while a handler is being called: code running now was called by that handler. */
+  get insideHandler(): boolean {
+    return this.calling;
+  }
+
+  /** No more handler calls or ack timers; acks already queued stay until `flushAcks()`. */
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
   }
 
   private queueAcks(ids: readonly string[]): void {
     this.acks.push(...ids);
+    if (this.stopped) return;
     if (this.acks.length >= Defaults.maxAckIds) this.flushAcks();
     else this.ackTimer ??= setTimeout(() => this.flushAcks(), this.options.ackDelayMs);
   }
 
   private dispatch(message: Message): void {
     this.chain = this.chain.then(async () => {
+      // After close(): not handled, so not acknowledged; it comes again on the next connection.
+      if (this.stopped) return;
       try {
-        for (const handler of [...this.handlers]) await handler(message);
+        for (const handler of [...this.handlers]) {
+          this.calling = true;
+          let result: void | Promise<void>;
+          try {
+            result = handler(message);
+          } finally {
+            this.calling = false;
+          }
+          await result;
+        }
       } catch (cause) {
         // Not acknowledged and forgotten, so its next delivery (next connection) is handled again.
         this.recent.forget(message.id);

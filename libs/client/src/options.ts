@@ -19,6 +19,11 @@ export interface ConnectOptions {
   manualAck?: boolean;
   /** Acks are batched for this long, or until 1,000 ids are queued (10 ms). */
   ackDelayMs?: number;
+  /**
+   * How long `close()` waits for the message handlers to finish what was received, so their
+   * acks go out before the connection closes (5,000 ms).
+   */
+  closeTimeoutMs?: number;
   /** How many recent message ids are remembered to drop redeliveries (10,000). */
   dedupeCapacity?: number;
   /**
@@ -45,6 +50,7 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
     presenceTimeoutMs: options.presenceTimeoutMs ?? 10_000,
     manualAck: options.manualAck ?? false,
     ackDelayMs: options.ackDelayMs ?? 10,
+    closeTimeoutMs: options.closeTimeoutMs ?? 5_000,
     dedupeCapacity: options.dedupeCapacity ?? 10_000,
     maxAttemptsBeforeWelcome: options.maxAttemptsBeforeWelcome ?? 10,
     socket: options.socket,
