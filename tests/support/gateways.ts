@@ -1,19 +1,25 @@
 /**
- * Real gateway processes for end-to-end tests, started exactly as production starts them
- * (services/gateway/src/main.ts with env), so SIGKILL and SIGTERM tests mean what they say.
+ * Real gateway processes for end-to-end tests, started as production starts them (a node process
+ * configured by env), so SIGKILL and SIGTERM tests mean what they say. By default they run the
+ * sources (services/gateway/src/main.ts through ts-node), so a test sees the code as it is now;
+ * `compiled: true` runs the production build, services/gateway/dist/main.js with plain node,
+ * building it first when needed (ensureBuild).
  *
  *   const gw = await startGateway({ env: { REDIS_KEY_PREFIX: prefix, KAFKA_TOPIC: topic } });
  *   ... gw.port, gw.kill('SIGKILL'), await gw.exited
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { kafkaBrokers, redisUrl, uniqueName } from './infra';
 import { TEST_JWT_SECRET } from './tokens';
 import { freePort } from './ports';
 
 const ROOT = resolve(__dirname, '..', '..');
 const LOG_DIR = resolve(ROOT, '.run', 'test-logs');
+/** The production entry point `npm run build` makes (tsc -b; the store's .lua scripts beside it). */
+export const COMPILED_MAIN = resolve(ROOT, 'services', 'gateway', 'dist', 'main.js');
+const BUILD_LOCK = resolve(ROOT, '.run', 'build.lock');
 const children = new Set<ChildProcess>();
 process.once('exit', () => children.forEach((child) => child.kill('SIGKILL')));
 
@@ -36,6 +42,35 @@ export interface StartGatewayOptions {
   waitReady?: boolean;
   /** Extra node flags, e.g. ['--cpu-prof'] (the benchmark's profiling switch). */
   nodeArgs?: string[];
+  /**
+   * Run the production build (services/gateway/dist/main.js, plain node: no ts-node, no
+   * typescript) instead of the sources; ensureBuild() brings dist/ up to date first.
+   */
+  compiled?: boolean;
+}
+
+let build: Promise<void> | undefined;
+
+/**
+ * `npm run build`, once per test process (tsc -b is incremental: a second or two when nothing
+ * changed). Under flock, so jest workers and other test runs never compile into the same dist/
+ * at the same time: whoever comes second waits, then finds it up to date.
+ */
+export function ensureBuild(): Promise<void> {
+  build ??= new Promise<void>((done, fail) => {
+    mkdirSync(dirname(BUILD_LOCK), { recursive: true });
+    execFile(
+      'flock',
+      [BUILD_LOCK, 'npm', 'run', '-s', 'build'],
+      { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error === null) return done();
+        build = undefined;
+        fail(new Error(`npm run build failed (${error.message}):\n${stdout}${stderr}`));
+      },
+    );
+  });
+  return build;
 }
 
 /** Names shared by the gateways of one test file: its own Redis key prefix and Kafka topic. */
@@ -55,6 +90,7 @@ export function isolatedEnv(): Record<string, string> {
  * gateway given no port is retried on a fresh one.
  */
 export async function startGateway(options: StartGatewayOptions = {}): Promise<GatewayProcess> {
+  if (options.compiled) await ensureBuild();
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await startOnce(options);
@@ -70,26 +106,25 @@ async function startOnce(options: StartGatewayOptions): Promise<GatewayProcess> 
   const port = options.port ?? (await freePort());
   mkdirSync(LOG_DIR, { recursive: true });
   const log = createWriteStream(resolve(LOG_DIR, `${id}.log`));
-  const child = spawn(
-    process.execPath,
-    [...(options.nodeArgs ?? []), '-r', 'ts-node/register/transpile-only', 'services/gateway/src/main.ts'],
-    {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'info',
-        JWT_SECRET: TEST_JWT_SECRET,
-        GATEWAY_ID: id,
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        PRESENCE_LEASE_MS: '6000',
-        PRESENCE_RENEW_MS: '1000',
-        ...options.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const entry = options.compiled
+    ? [COMPILED_MAIN]
+    : ['-r', 'ts-node/register/transpile-only', 'services/gateway/src/main.ts'];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      JWT_SECRET: TEST_JWT_SECRET,
+      GATEWAY_ID: id,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      PRESENCE_LEASE_MS: '6000',
+      PRESENCE_RENEW_MS: '1000',
+      ...options.env,
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
