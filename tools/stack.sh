@@ -40,7 +40,7 @@ gateway_ports() {
 # Compiles what changed since the last build (tsc -b is incremental; a second or two otherwise).
 build_gateway() {
   info "building the gateway: npm run build (tsc -b, only what changed)"
-  (cd "$ROOT" && npm run -s build) || die "npm run build failed; see the output above"
+  npm_build || die "npm run build failed; see the output above"
 }
 
 http_status() { curl -s -o /dev/null -m 2 -w '%{http_code}' "$1" 2>/dev/null || true; }

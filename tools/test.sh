@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the test suites on the native Redis + Kafka (tools/redis.sh, tools/kafka.sh).
 # Usage: tools/test.sh all|integration
-#   all:         install, jest (every project) -> .run/jest-results.json, typecheck, lint.
-#   integration: jest --selectProjects integration.
+#   all:         install, build, jest (every project) -> .run/jest-results.json, typecheck, lint.
+#   integration: build, jest --selectProjects integration.
+# The build (npm run build: dist/, which a fresh clone lacks) comes first, for the suites that run
+# the compiled gateway (startGateway({ compiled: true }) would build it too, later and per worker).
 # Each step runs even when an earlier one failed; .run/test-status records each step's exit code
 # (read by .ci/run), and the exit code is non-zero when any step failed.
 set -euo pipefail
@@ -33,6 +35,7 @@ run_step() {
 }
 
 rm -f "$STATUS_FILE" "$RESULTS"
+run_step build npm_build
 if [[ "$mode" == integration ]]; then
   run_step jest npx jest --selectProjects integration --passWithNoTests --forceExit --json --outputFile="$RESULTS"
 else

@@ -82,3 +82,10 @@ jwt_secret() {
   fi
   cat "$file"
 }
+
+# npm_build: npm run build (tsc -b into dist/, incremental), one build at a time: the test harness
+# (tests/support/gateways.ts) takes the same lock before building.
+npm_build() {
+  mkdir -p "$ROOT/.run"
+  (cd "$ROOT" && flock "$ROOT/.run/build.lock" npm run -s build)
+}
