@@ -1,7 +1,9 @@
 /** /healthz, /readyz and /metrics. */
 import type { MessageBus } from './bus/bus';
+import { MemoryBus } from './bus/memory';
 import type { Gateway } from './gateway';
 import type { GatewayMetrics } from './metrics';
+import { MemoryStore } from './store/memory';
 import type { MailboxStore } from './store/store';
 import type { HttpReply } from './transport/uws';
 
@@ -12,7 +14,7 @@ const json = (status: number, body: unknown): HttpReply => ({
 });
 
 export function httpRoutes(parts: {
-  gateway: Gateway;
+  gateway: Pick<Gateway, 'isDraining' | 'setStoreReachable'>;
   store: MailboxStore;
   bus: MessageBus;
   metrics: GatewayMetrics;
@@ -22,15 +24,20 @@ export function httpRoutes(parts: {
   return {
     '/healthz': () => json(200, { status: 'ok', gateway: gatewayId }),
     '/readyz': async () => {
-      const redis = await store.ping();
-      gateway.setStoreReachable(redis);
-      const kafka = bus.isReady();
-      const ready = redis && kafka && !gateway.isDraining;
+      const storeUp = await store.ping();
+      gateway.setStoreReachable(storeUp);
+      const busUp = bus.isReady();
+      const ready = storeUp && busUp && !gateway.isDraining;
+      // Full mode: `"redis":…,"kafka":…`. Embedded mode (in memory) uses neither, and says so
+      // rather than reporting them as up.
+      const parts = {
+        ...(store instanceof MemoryStore ? { store: 'memory' } : { redis: storeUp }),
+        ...(bus instanceof MemoryBus ? { bus: 'memory' } : { kafka: busUp }),
+      };
       return json(ready ? 200 : 503, {
         status: ready ? 'ready' : 'unavailable',
         gateway: gatewayId,
-        redis,
-        kafka,
+        ...parts,
         draining: gateway.isDraining,
       });
     },
