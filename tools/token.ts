@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SignJWT } from 'jose';
+import { UserId } from '@postbox/protocol';
 
 const RUN_DIR = resolve(__dirname, '..', '.run');
 
@@ -21,8 +22,21 @@ function devSecret(): string {
   return readFileSync(file, 'utf8').trim();
 }
 
+/**
+ * Refuses what the gateway would refuse: a token whose subject is not a valid user id (the
+ * protocol's rule) is answered with 401, so it is not minted at all.
+ */
+export function checkUserId(user: string): void {
+  const parsed = UserId.safeParse(user);
+  if (!parsed.success) {
+    const rule = parsed.error.issues[0]?.message ?? 'invalid user id';
+    throw new Error(`"${user}" is not a valid user id: ${rule}`);
+  }
+}
+
 /** A dev token for `user`, valid `ttlSeconds`, signed with $JWT_SECRET or the stack's dev secret. */
 export async function mintDevToken(user: string, ttlSeconds = 3600): Promise<string> {
+  checkUserId(user);
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0)
     throw new Error(`the lifetime must be a positive number of seconds, got "${ttlSeconds}"`);
   const secret = process.env.JWT_SECRET || devSecret();
@@ -37,7 +51,7 @@ export async function mintDevToken(user: string, ttlSeconds = 3600): Promise<str
 
 async function main(): Promise<void> {
   const [user] = process.argv.slice(2);
-  if (!user) throw new Error('usage: tools/token.ts <user>   (make token USER=alice)');
+  if (user === undefined) throw new Error('usage: tools/token.ts <user>   (make token USER=alice)');
   const ttl = Number(process.env.TTL ?? '3600');
   if (!Number.isInteger(ttl) || ttl <= 0)
     throw new Error(`TTL must be a positive number of seconds, got "${process.env.TTL}"`);

@@ -105,6 +105,27 @@ test('a token signed with another secret: exit 1 and a hint about JWT_SECRET', a
   expect(run.stderr).toMatch(/token refused .*check JWT_SECRET matches the gateways'/);
 });
 
+test('an invalid user id gets no token (the gateway would refuse it with 401): the CLI and make token say the rule', async () => {
+  const minted = cli(['token', 'bad user!']);
+  expect(await minted.exited).toBe(1);
+  expect(minted.stdout).toBe('');
+  expect(minted.stderr).toBe(
+    'postbox: "bad user!" is not a valid user id: a user id is 1-128 characters of A-Z a-z 0-9 . _ @ : -\n',
+  );
+  const make = spawn('make', ['-s', 'token', 'USER=bad user!'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', JWT_SECRET: TEST_JWT_SECRET },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  make.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  make.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  expect(await new Promise((done) => make.once('close', done))).not.toBe(0);
+  expect(out).toBe('');
+  expect(err).toContain('token: "bad user!" is not a valid user id: a user id is 1-128 characters');
+});
+
 test('nothing listening: exit 1 and a hint to start the stack', async () => {
   const run = cli(['presence', 'bob', '--url', 'ws://127.0.0.1:9/ws']);
   expect(await run.exited).toBe(1);
