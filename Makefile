@@ -4,7 +4,7 @@ SHELL := /bin/bash
 TS_NODE := node -r ts-node/register/transpile-only
 
 .PHONY: help install build up down restart scale certs status logs test test-unit test-integration lint typecheck bench token clean
-.PHONY: compose-up compose-down
+.PHONY: compose-up compose-down embedded
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z_-]+:.*## / { printf "  %-17s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -58,6 +58,11 @@ bench: ## load benchmark: two fresh gateways + nginx on the native Redis and Kaf
 token: ## print a dev JWT: make token USER=alice [TTL=3600]
 	@if [ "$(origin USER)" != "command line" ]; then echo "usage: make token USER=alice [TTL=seconds]" >&2; exit 2; fi
 	@$(TS_NODE) tools/token.ts "$(USER)"
+
+embedded: ## one gateway in memory, no Redis/Kafka/nginx (not durable) on ws://127.0.0.1:8080/ws (PORT=); `make token` tokens work; Ctrl-C stops it
+	@source tools/lib/common.sh && export JWT_SECRET="$$(jwt_secret)" PORT="$${PORT:-8080}" && \
+	  echo "[embedded] ws://127.0.0.1:$$PORT/ws  tokens: make -s token USER=alice  (no chat page in this mode; Ctrl-C stops it)" && \
+	  exec npm start
 
 compose-up: ## the stack in Docker: build the gateway image, start Kafka, Redis, gateway, nginx (needs JWT_SECRET; TLS=1)
 	@docker info >/dev/null 2>&1 || { echo "compose-up: no Docker engine answers (docker info failed). Start the Docker daemon (or set DOCKER_HOST), or run the native stack with: make up" >&2; exit 1; }
