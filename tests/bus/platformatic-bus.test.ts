@@ -1,0 +1,230 @@
+/**
+ * PlatformaticBus against the real broker (KAFKA_BROKERS): the shared MessageBus contract, then
+ * what KafkaBus's suite checks beyond it, then its error paths. One run-unique topic per file;
+ * every bus starts at the topic's end, so tests sharing the topic do not see each other's messages.
+ */
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { Kafka, logLevel, Partitioners, type Admin, type Producer } from 'kafkajs';
+import { createLogger, type Logger } from '@postbox/logger';
+import { describeMessageBusContract, Inbox, makeMessage } from '../../services/gateway/src/bus/bus.contract';
+import { PlatformaticBus, type PlatformaticBusOptions } from '../../services/gateway/src/bus/platformatic';
+import { kafkaBrokers } from '../support/infra';
+
+// @platformatic/kafka is ESM only. Node (>= 20.19) loads it with require(esm); jest 29's module
+// registry cannot, and its `module.createRequire` leads back into that registry. So the bus gets
+// the package as Node's own require loads it (the class jest's `Module` extends is Node's).
+jest.mock('@platformatic/kafka', () => {
+  const jestModule = jest.requireActual<typeof import('node:module')>('node:module');
+  const nodeModule = Object.getPrototypeOf(jestModule.Module) as typeof import('node:module');
+  return nodeModule.createRequire(__filename)('@platformatic/kafka') as unknown;
+});
+
+// The integration project's testTimeout is not applied per project by jest 29; set it here.
+jest.setTimeout(60_000);
+
+const PARTITIONS = 3;
+const topic = `postbox.test.plt.${process.pid}.${randomBytes(4).toString('hex')}`;
+const brokers = kafkaBrokers();
+
+/** A JSON-lines logger whose output the test can read. */
+function capturingLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(chunk.toString('utf8'));
+      callback();
+    },
+  });
+  return { logger: createLogger({ name: 'bus-test', level: 'warn', pretty: false }, sink), lines };
+}
+
+function makeBus(gatewayId: string, overrides: Partial<PlatformaticBusOptions> = {}): PlatformaticBus {
+  return new PlatformaticBus({
+    brokers,
+    clientId: `postbox-test-${gatewayId}`,
+    topic,
+    partitions: PARTITIONS,
+    replicationFactor: 1,
+    gatewayId,
+    lingerMs: 2,
+    batchMax: 500,
+    logger: process.env.BUS_TEST_LOG
+      ? createLogger({ name: 'bus-test', level: 'warn', pretty: false })
+      : capturingLogger().logger,
+    ...overrides,
+  });
+}
+
+let admin: Admin;
+let rawProducer: Producer;
+
+beforeAll(async () => {
+  const kafka = new Kafka({ clientId: 'postbox-plt-bus-test', brokers, logLevel: logLevel.ERROR });
+  admin = kafka.admin();
+  rawProducer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await Promise.all([admin.connect(), rawProducer.connect()]);
+});
+
+afterAll(async () => {
+  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined); // best effort: the topic may not exist
+  await Promise.all([admin.disconnect(), rawProducer.disconnect()]);
+});
+
+describeMessageBusContract(
+  'platformatic',
+  async () => {
+    const a = makeBus('a');
+    const b = makeBus('b');
+    return {
+      a,
+      b,
+      cleanup: async () => {
+        await Promise.all([a.stop(), b.stop()]);
+      },
+    };
+  },
+  { deadlineMs: 20_000 },
+);
+
+describe('PlatformaticBus', () => {
+  const buses: PlatformaticBus[] = [];
+  const started = async (bus: PlatformaticBus, inbox = new Inbox()): Promise<Inbox> => {
+    buses.push(bus);
+    await bus.start(inbox.handler);
+    return inbox;
+  };
+
+  afterEach(async () => {
+    await Promise.all(buses.splice(0).map((bus) => bus.stop()));
+  });
+
+  it('creates the topic with the configured partitions, and a second bus finds it there', async () => {
+    await started(makeBus('topic-check'));
+    await started(makeBus('topic-check-2'));
+    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+    expect(metadata.topics[0]?.partitions).toHaveLength(PARTITIONS);
+  });
+
+  it('puts a recipient on the partition kafkajs would choose (same murmur2 partitioner)', async () => {
+    const inbox = await started(makeBus('keys'));
+    const run = randomBytes(4).toString('hex');
+    const sent = Array.from({ length: 60 }, (_, n) => makeMessage(run, n, `user${n % 6}`, n + 1));
+    const before = await admin.fetchTopicOffsets(topic);
+    await Promise.all(sent.map((m) => buses[0]?.publish(m)));
+    await inbox.waitForIds(
+      sent.map((m) => m.id),
+      'keyed messages',
+      20_000,
+    );
+    const after = await admin.fetchTopicOffsets(topic);
+    // kafkajs' DefaultPartitioner on the same keys: the count each partition must have grown by.
+    const partitioner = Partitioners.DefaultPartitioner();
+    const expected = new Map<number, number>();
+    for (const m of sent) {
+      const partition = partitioner({
+        topic,
+        partitionMetadata: Array.from({ length: PARTITIONS }, (_, p) => ({
+          partitionId: p,
+          leader: 1,
+          partitionErrorCode: 0,
+        })),
+        message: { key: m.to, value: '' },
+      });
+      expected.set(partition, (expected.get(partition) ?? 0) + 1);
+    }
+    for (const { partition, offset } of after) {
+      const start = before.find((p) => p.partition === partition)?.offset ?? '0';
+      expect(Number(offset) - Number(start)).toBe(expected.get(partition) ?? 0);
+    }
+  });
+
+  it('delivers a publish made right after start, on every partition, to a freshly started gateway', async () => {
+    const publisher = makeBus('early-pub');
+    await started(publisher);
+    for (let round = 0; round < 5; round++) {
+      const inbox = await started(makeBus(`fresh-${round}`));
+      const run = randomBytes(4).toString('hex');
+      // Enough recipients that every partition receives at least one message.
+      const sent = Array.from({ length: 30 }, (_, n) => makeMessage(run, n, `fresh${n}`, 1));
+      await Promise.all(sent.map((m) => publisher.publish(m)));
+      await inbox.waitForIds(
+        sent.map((m) => m.id),
+        `post-start publishes (round ${round})`,
+        20_000,
+      );
+    }
+  });
+
+  it('delivers within milliseconds although an idle fetch may wait 5 s (long poll)', async () => {
+    const inbox = await started(makeBus('long-poll'));
+    // Let the first fetches go idle: the broker now holds them for up to maxWaitTime.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const run = randomBytes(4).toString('hex');
+    const message = makeMessage(run, 1, 'alice', 1);
+    const sentAt = Date.now();
+    await buses[0]?.publish(message);
+    await inbox.waitForIds([message.id], 'the message', 20_000);
+    expect(Date.now() - sentAt).toBeLessThan(1_000);
+  });
+
+  it('skips a malformed record, logs it, and keeps delivering', async () => {
+    const { logger, lines } = capturingLogger();
+    const inbox = await started(makeBus('malformed', { logger }));
+    const run = randomBytes(4).toString('hex');
+    await rawProducer.send({
+      topic,
+      messages: [
+        { key: 'alice', value: 'not json at all' },
+        { key: 'alice', value: JSON.stringify({ id: 'x', to: 'alice' }) },
+        { key: 'alice', value: null },
+      ],
+    });
+    const good = makeMessage(run, 1, 'alice', 1);
+    await buses[0]?.publish(good);
+    await inbox.waitForIds([good.id], 'the good record after the malformed ones', 20_000);
+    expect(inbox.messages.map((m) => m.id)).toEqual([good.id]);
+    expect(lines.filter((line) => line.includes('malformed bus record skipped'))).toHaveLength(3);
+    expect(buses[0]?.isReady()).toBe(true);
+  });
+
+  it('keeps delivering when the handler throws, and logs it', async () => {
+    const { logger, lines } = capturingLogger();
+    const inbox = new Inbox();
+    let calls = 0;
+    const bus = makeBus('throwing', { logger });
+    buses.push(bus);
+    await bus.start((batch) => {
+      calls += 1;
+      if (calls === 1) throw new Error('handler exploded');
+      inbox.handler(batch);
+    });
+    const run = randomBytes(4).toString('hex');
+    await bus.publish(makeMessage(run, 1, 'alice', 1));
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the first batch reaches the handler alone
+    const second = makeMessage(run, 2, 'alice', 2);
+    await bus.publish(second);
+    await inbox.waitForIds([second.id], 'the message after the failed batch', 20_000);
+    expect(lines.some((line) => line.includes('bus handler failed'))).toBe(true);
+  });
+});
+
+describe('PlatformaticBus without a broker', () => {
+  it('rejects start and publishes within seconds when the broker is unreachable, and can be stopped', async () => {
+    const bus = makeBus('dead', { brokers: ['127.0.0.1:1'] });
+    const startedAt = Date.now();
+    await expect(bus.start(new Inbox().handler)).rejects.toThrow();
+    expect(Date.now() - startedAt).toBeLessThan(15_000);
+    await expect(bus.publish(makeMessage('dead', 1, 'alice', 1))).rejects.toThrow('bus not started');
+    expect(bus.isReady()).toBe(false);
+    await bus.stop();
+    await expect(bus.publish(makeMessage('dead', 2, 'alice', 1))).rejects.toThrow('bus stopped');
+  }, 30_000);
+
+  it('refuses publishes before start', async () => {
+    const bus = makeBus('not-started');
+    await expect(bus.publish(makeMessage('ns', 1, 'alice', 1))).rejects.toThrow('bus not started');
+    expect(bus.isReady()).toBe(false);
+    await bus.stop();
+  });
+});
