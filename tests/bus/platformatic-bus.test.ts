@@ -128,6 +128,8 @@ describe('PlatformaticBus', () => {
           partitionId: p,
           leader: 1,
           partitionErrorCode: 0,
+          replicas: [1],
+          isr: [1],
         })),
         message: { key: m.to, value: '' },
       });
