@@ -4,7 +4,7 @@
  * shows what happens (statuses, presence, the reconnecting banner).
  */
 import { connect, PostboxError, type PostboxClient, type TokenSource } from '@postbox/client';
-import { USER_ID_PATTERN } from '@postbox/protocol';
+import { Defaults, UserId } from '@postbox/protocol';
 import type { ChatView } from './view';
 
 /** How often the peer's presence is asked while a session is open. */
@@ -17,9 +17,18 @@ export function socketUrl(page: Location): string {
   return url.toString();
 }
 
-export function validUserId(id: string): boolean {
-  return USER_ID_PATTERN.test(id);
+/** Which rule of the protocol `id` breaks, as the protocol words it; undefined when it is valid. */
+export function userIdProblem(id: string): string | undefined {
+  const parsed = UserId.safeParse(id);
+  return parsed.success ? undefined : (parsed.error.issues[0]?.message ?? 'not a valid user id');
 }
+
+export function validUserId(id: string): boolean {
+  return userIdProblem(id) === undefined;
+}
+
+const utf8Bytes = (text: string): number => new TextEncoder().encode(text).length;
+const count = (n: number): string => n.toLocaleString('en');
 
 export class ChatSession {
   private readonly client: PostboxClient;
@@ -43,6 +52,8 @@ export class ChatSession {
     });
     this.client.on('reconnecting', ({ attempt }) => {
       this.view.showBanner(`Connection lost: reconnecting (attempt ${attempt})…`);
+      // Neither the old gateway nor the peer's last presence is true any more.
+      this.view.reconnecting(this.user, this.peer);
     });
     this.client.on('error', (error) => {
       this.lastError = error.message;
@@ -59,26 +70,48 @@ export class ChatSession {
 
   setPeer(peer: string): void {
     this.peer = peer.trim();
-    this.view.setPresence(this.peer, 'unknown');
+    const problem = this.peer === '' ? undefined : userIdProblem(this.peer);
+    if (problem !== undefined) this.view.setPresenceProblem(this.peer, problem);
+    else if (this.client.welcome === undefined && this.peer !== '')
+      this.view.setPresence(this.peer, 'reconnecting');
+    else this.view.setPresence(this.peer, 'unknown');
     void this.pollPresence();
   }
 
-  /** Shows the message at once as `sending`, then `sent`/`queued` on `accepted`. */
-  send(body: string): void {
-    if (!validUserId(this.peer)) {
-      this.view.setComposeError('Choose who to chat with first (a valid user id).');
-      return;
+  /**
+   * Shows the message at once as `sending`, then `sent`/`queued` on `accepted`. Returns false
+   * when it is refused here (no valid peer, over the server's size limit): nothing was sent and
+   * the text should stay where it is.
+   */
+  send(body: string): boolean {
+    const peerProblem = this.peer === '' ? 'choose who to chat with first' : userIdProblem(this.peer);
+    if (peerProblem !== undefined) {
+      this.view.setComposeError(`Not sent: ${peerProblem}.`);
+      return false;
+    }
+    // The server's limit from its `welcome` (the protocol's default before the first one).
+    const maxBytes = this.client.welcome?.maxBytes ?? Defaults.maxBytes;
+    const bytes = utf8Bytes(body);
+    if (bytes > maxBytes) {
+      this.view.setComposeError(
+        `Not sent: the message is ${count(bytes)} bytes, the limit is ${count(maxBytes)} bytes (UTF-8). Shorten it and send again.`,
+      );
+      return false;
     }
     this.view.setComposeError('');
     const item = this.view.addOutgoing(this.user, this.peer, body);
     this.client.send(this.peer, body).then(
       (accepted) => this.view.accepted(item, accepted),
-      (error: unknown) =>
+      (error: unknown) => {
         this.view.failed(
           item,
           error instanceof PostboxError ? `${error.code}: ${error.message}` : String(error),
-        ),
+        );
+        // Refused after it left the box: give the text back unless something new was typed.
+        this.view.restoreDraft(body);
+      },
     );
+    return true;
   }
 
   async close(): Promise<void> {
@@ -96,10 +129,12 @@ export class ChatSession {
     if (!validUserId(peer) || this.client.welcome === undefined) return;
     try {
       const online = await this.client.presence([peer]);
-      // The peer may have changed while the answer was on its way.
-      if (peer === this.peer) this.view.setPresence(peer, online[peer] === true ? 'online' : 'offline');
+      // The peer may have changed, or the connection dropped, while the answer was on its way.
+      if (peer !== this.peer || this.client.welcome === undefined) return;
+      this.view.setPresence(peer, online[peer] === true ? 'online' : 'offline');
     } catch {
-      if (peer === this.peer) this.view.setPresence(peer, 'unknown');
+      if (peer !== this.peer) return;
+      this.view.setPresence(peer, this.client.welcome === undefined ? 'reconnecting' : 'unknown');
     }
   }
 }

@@ -2,7 +2,7 @@
  * Entry point of the chat page (bundled by web/build.ts into web/dist/app.js): sign-in with a
  * development token, then one ChatSession until sign-out.
  */
-import { ChatSession, validUserId } from './chat';
+import { ChatSession, userIdProblem } from './chat';
 import { DevTokenError, devTokenSource, fetchToken } from './dev-token';
 import { ChatView } from './view';
 
@@ -22,8 +22,11 @@ function start(): void {
   view.signInForm.addEventListener('submit', (event) => {
     event.preventDefault();
     const user = view.userInput.value.trim();
-    if (!validUserId(user)) {
-      view.showSignIn('A user id is 1–128 characters of A–Z a–z 0–9 . _ @ : -');
+    const problem = userIdProblem(user);
+    if (problem !== undefined) {
+      view.showSignIn(
+        user === '' ? `Enter your user id: ${problem}.` : `"${user}" is not valid: ${problem}.`,
+      );
       return;
     }
     if (signingIn || session !== undefined) return;
@@ -49,8 +52,8 @@ function start(): void {
     event.preventDefault();
     const body = view.bodyInput.value;
     if (body.trim() === '' || session === undefined) return;
-    session.send(body);
-    view.bodyInput.value = '';
+    // Refused before sending (too long, no valid peer): the text stays in the box to fix.
+    if (session.send(body)) view.bodyInput.value = '';
     view.bodyInput.focus();
   });
   // Enter sends, Shift+Enter starts a new line.

@@ -5,7 +5,10 @@
  */
 import type { Accepted, Message } from '@postbox/client';
 
-export type Presence = 'online' | 'offline' | 'unknown';
+export type Presence = 'online' | 'offline' | 'unknown' | 'reconnecting';
+
+/** A failed message shows at most this many characters of its body (a refused one can be 64 KB+). */
+export const FAILED_PREVIEW_CHARS = 280;
 type Status = 'sending' | 'sent' | 'queued' | 'failed';
 
 function element<T extends HTMLElement>(id: string, type: new () => T): T {
@@ -48,7 +51,7 @@ export class ChatView {
   showChat(user: string): void {
     this.signInForm.hidden = true;
     this.signInError.textContent = '';
-    this.whoami.textContent = `Signed in as ${user} · connecting…`;
+    this.setWhoami(`Signed in as ${user} · connecting…`);
     delete this.whoami.dataset.gateway;
     this.whoami.hidden = false;
     this.signOutButton.hidden = false;
@@ -58,8 +61,15 @@ export class ChatView {
 
   /** A session is open; which gateway serves it is shown because failover is the point of a demo. */
   connected(user: string, gateway: string): void {
-    this.whoami.textContent = `Signed in as ${user} · gateway ${gateway}`;
+    this.setWhoami(`Signed in as ${user} · gateway ${gateway}`);
     this.whoami.dataset.gateway = gateway;
+  }
+
+  /** The connection dropped: no gateway serves this page until the next `welcome`. */
+  reconnecting(user: string, peer: string): void {
+    this.setWhoami(`Signed in as ${user} · reconnecting…`);
+    delete this.whoami.dataset.gateway;
+    if (peer !== '' && this.presence.dataset.state !== 'invalid') this.setPresence(peer, 'reconnecting');
   }
 
   showBanner(text: string): void {
@@ -77,8 +87,21 @@ export class ChatView {
   }
 
   setPresence(peer: string, state: Presence): void {
-    this.presence.dataset.state = state;
-    this.presence.textContent = peer === '' ? 'no peer chosen' : `${peer} is ${state}`;
+    this.presence.dataset.state = peer === '' ? 'unknown' : state;
+    if (peer === '') this.presence.textContent = 'no peer chosen';
+    else if (state === 'reconnecting') this.presence.textContent = `${peer}: reconnecting…`;
+    else this.presence.textContent = `${peer} is ${state}`;
+  }
+
+  /** The peer field holds no valid user id: say which rule it breaks. */
+  setPresenceProblem(peer: string, problem: string): void {
+    this.presence.dataset.state = 'invalid';
+    this.presence.textContent = `"${peer}" is not a valid user id: ${problem}`;
+  }
+
+  /** Puts a refused message's text back in the compose box, unless the user typed something new. */
+  restoreDraft(body: string): void {
+    if (this.bodyInput.value === '') this.bodyInput.value = body;
   }
 
   /** A message this page sends, shown at once as `sending`; returns its element for the outcome. */
@@ -104,6 +127,12 @@ export class ChatView {
 
   failed(item: HTMLLIElement, reason: string): void {
     this.setStatus(item, 'failed', `not sent: ${reason}`);
+    const body = item.querySelector('.body');
+    const text = body?.textContent ?? '';
+    if (body !== null && text.length > FAILED_PREVIEW_CHARS) {
+      body.textContent = `${text.slice(0, FAILED_PREVIEW_CHARS)}… (${text.length.toLocaleString('en')} characters)`;
+      item.dataset.clipped = 'true';
+    }
   }
 
   /** A delivered message; false when its id is already on screen. */
@@ -134,6 +163,11 @@ export class ChatView {
     this.list.append(item);
     item.scrollIntoView({ block: 'end' });
     return item;
+  }
+
+  private setWhoami(text: string): void {
+    this.whoami.textContent = text;
+    this.whoami.title = text;
   }
 
   private setStatus(item: HTMLLIElement, status: Status, text: string = status): void {
