@@ -52,7 +52,7 @@ lint: ## eslint and prettier --check
 typecheck: ## tsc --noEmit over the whole repo
 	@npm run typecheck
 
-bench: ## load benchmark: two fresh gateways + nginx on the native Redis and Kafka; prints msgs/s, latency percentiles, memory per connection
+bench: ## load benchmark, postbox vs a Socket.IO 4 reference (two gateways / two instances, same nginx, Redis, Kafka, load): latency, goodput, errors, CPU per message per process, ratios; idle memory
 	@npm run bench
 
 token: ## print a dev JWT: make token USER=alice [TTL=3600]
