@@ -39,7 +39,7 @@ export const nodeSocket: SocketFactory = (url, token, events) => {
   };
 };
 
-/** The refusal's JSON `message` (PROTOCOL.md: `{"error":…,"message":…}`), else the status. */
+/** The refusal's JSON `message` (docs/protocol.md: `{"error":…,"message":…}`), else the status. */
 function refusalReason(body: string, status: number): string {
   try {
     const parsed: unknown = JSON.parse(body);

@@ -1,6 +1,6 @@
 /**
  * Presence queries waiting for their answer. Answers carry no id, but one connection answers in
- * order (PROTOCOL.md), so they are matched first in, first out. A query that timed out keeps its
+ * order (docs/protocol.md), so they are matched first in, first out. A query that timed out keeps its
  * place until its answer arrives or the connection ends, so later answers still match theirs.
  */
 import { parseClientFrame, type PresenceAnswerFrame, type PresenceQueryFrame } from '@postbox/protocol';

@@ -40,7 +40,7 @@ function platformWebSocket(): PlatformWebSocketClass | undefined {
   return typeof candidate === 'function' ? (candidate as PlatformWebSocketClass) : undefined;
 }
 
-/** Browsers cannot set headers on an upgrade, so the token goes in the query (PROTOCOL.md). */
+/** Browsers cannot set headers on an upgrade, so the token goes in the query (docs/protocol.md). */
 export function withQueryToken(url: string, token: string): string {
   const parsed = new URL(url);
   parsed.searchParams.set('token', token);
