@@ -9,10 +9,10 @@ import {
 } from './codes';
 
 /**
- * PROTOCOL.md v1 restated: changing any of these is a protocol change, so the test fails
+ * docs/protocol.md v1 restated: changing any of these is a protocol change, so the test fails
  * until the spec and this list are updated together.
  */
-describe('the contract tables match PROTOCOL.md v1', () => {
+describe('the contract tables match docs/protocol.md v1', () => {
   it('has exactly the 7 error codes of the spec', () => {
     expect([...ERROR_CODES].sort()).toEqual(
       [

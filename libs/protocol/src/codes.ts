@@ -1,4 +1,4 @@
-/** The contract's tables: error codes, close codes and default limits (PROTOCOL.md). */
+/** The contract's tables: error codes, close codes and default limits (docs/protocol.md). */
 
 export const ErrorCode = {
   InvalidJson: 'invalid_json',

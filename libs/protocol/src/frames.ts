@@ -1,4 +1,4 @@
-/** zod schemas of every frame in PROTOCOL.md v1, both directions. */
+/** zod schemas of every frame in docs/protocol.md v1, both directions. */
 import { z } from 'zod';
 import { Defaults, ERROR_CODES, type ErrorCode } from './codes';
 

@@ -18,7 +18,7 @@ function expectError(result: ParseResult<ClientFrame>, code: ErrorCode): { messa
 
 const ids = (n: number, prefix = 'm'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
-describe('parseClientFrame: valid frames from PROTOCOL.md', () => {
+describe('parseClientFrame: valid frames from docs/protocol.md', () => {
   it('parses send', () => {
     expect(expectOk('{"type":"send","to":"bob","body":"hi","cid":"c-1"}')).toEqual({
       type: 'send',

@@ -2,7 +2,7 @@ import { ERROR_CODES, ErrorCode } from './codes';
 import { ServerFrame } from './frames';
 import { parseServerFrame } from './parse';
 
-/** The server → client examples of PROTOCOL.md v1, verbatim where the spec gives a literal. */
+/** The server → client examples of docs/protocol.md v1, verbatim where the spec gives a literal. */
 const examples: Array<[string, string]> = [
   [
     'welcome',
@@ -41,7 +41,7 @@ const examples: Array<[string, string]> = [
   ]),
 ];
 
-describe('server frames from PROTOCOL.md', () => {
+describe('server frames from docs/protocol.md', () => {
   it.each(examples)('%s parses through parseServerFrame and ServerFrame', (_name, text) => {
     const result = parseServerFrame(text);
     if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
