@@ -69,6 +69,17 @@ test('a healthy start logs no error: coordinator loading and topic-exists answer
   expect(lines[0]).not.toHaveProperty('timestamp');
 });
 
+test("kafkajs' note on the producer's bounded retries (set on purpose) is info, not a warning at every start", () => {
+  const lines = logged(
+    entry(
+      logLevel.WARN,
+      'Producer',
+      'Limiting retries for the idempotent producer may invalidate EoS guarantees',
+    ),
+  );
+  expect(lines.map((line) => line.level)).toEqual([PINO.info]);
+});
+
 test('a retried transient condition is info, a retried unknown one a warning', () => {
   expect(
     kafkaLogLevel(

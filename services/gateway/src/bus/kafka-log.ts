@@ -10,7 +10,8 @@
  *     any other failed response → info (the caller gets the error and reports or retries it);
  *   - a retry (the entry carries `retryCount`) of a transient error → info; of anything else
  *     (the broker is unreachable, …) → warn;
- *   - the consumer rejoining its group → info;
+ *   - the consumer rejoining its group, and kafkajs' note on the producer's bounded retries
+ *     (set that way on purpose in kafka.ts) → info;
  *   - everything else keeps kafkajs' level (a consumer crash stays an error).
  */
 import { logLevel, type LogEntry, type logCreator } from 'kafkajs';
@@ -36,9 +37,13 @@ const TRANSIENT = [
   'Topic creation errors',
 ];
 
-const REJOINING = [
+/** Expected events and deliberate settings kafkajs reports as warnings or errors: info. */
+const EXPECTED = [
   'The coordinator is not aware of this member, re-joining the group',
   'The group is rebalancing, re-joining',
+  // kafka.ts bounds the producer's retries on purpose (a dead broker fails a send in seconds);
+  // a repeated record is harmless: receivers drop a mailbox seq they already have.
+  'Limiting retries for the idempotent producer may invalidate EoS guarantees',
 ];
 
 function isTransient(text: string): boolean {
@@ -58,7 +63,7 @@ export function kafkaLogLevel(
   if (namespace === 'Connection' && message.startsWith('Response ')) {
     return isTransient(error) ? 'debug' : 'info';
   }
-  if (REJOINING.some((known) => message.startsWith(known))) return 'info';
+  if (EXPECTED.some((known) => message.startsWith(known))) return 'info';
   if ('retryCount' in fields && !message.startsWith('Crash')) {
     return isTransient(message) || isTransient(error) ? 'info' : 'warn';
   }
