@@ -60,7 +60,7 @@ token: ## print a dev JWT: make token USER=alice [TTL=3600]
 	@$(TS_NODE) tools/token.ts "$(USER)"
 
 embedded: ## one gateway in memory, no Redis/Kafka/nginx (not durable) on ws://127.0.0.1:8080/ws (PORT=); `make token` tokens work; Ctrl-C stops it
-	@source tools/lib/common.sh && export JWT_SECRET="$$(jwt_secret)" PORT="$${PORT:-8080}" && \
+	@source tools/lib/common.sh && npm_build && export JWT_SECRET="$$(jwt_secret)" PORT="$${PORT:-8080}" && \
 	  echo "[embedded] ws://127.0.0.1:$$PORT/ws  tokens: make -s token USER=alice  (no chat page in this mode; Ctrl-C stops it)" && \
 	  exec npm start
 
