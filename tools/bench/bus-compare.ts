@@ -8,9 +8,11 @@
  *   node -r ts-node/register/transpile-only tools/bench/bus-compare.ts
  *
  * Env: KAFKA_BROKERS (127.0.0.1:19092), BUS_BENCH_N (20000), BUS_BENCH_RATES (2000,5000),
- * BUS_BENCH_REPS (3), BUS_BENCH_IDLE_S (10), BUS_BENCH_CLIENTS (kafkajs,platformatic,kafkajs-mw5000).
+ * BUS_BENCH_REPS (3), BUS_BENCH_IDLE_S (10),
+ * BUS_BENCH_CLIENTS (kafkajs,platformatic,kafkajs-mw5000,memory).
  * `kafkajs-mw5000` is KafkaBus with its fetch wait raised from 20 ms to 5 s (patched here only):
- * it tells the client's cost from the cost of today's setting.
+ * it tells the client's cost from the cost of today's setting. `memory` is the in-process
+ * MemoryBus: the harness's own cost (publisher timer, messages, latency bookkeeping), to subtract.
  *
  * Every measurement runs in a child process of its own (no JIT or heap state carried over), and
  * the clients alternate order from one repetition to the next: the machine is shared, so compare
@@ -24,10 +26,11 @@ import { Kafka, logLevel } from 'kafkajs';
 import { createLogger } from '@postbox/logger';
 import type { MessageBus } from '../../services/gateway/src/bus/bus';
 import { KafkaBus } from '../../services/gateway/src/bus/kafka';
+import { MemoryBus } from '../../services/gateway/src/bus/memory';
 import { PlatformaticBus } from '../../services/gateway/src/bus/platformatic';
 import type { StoredMessage } from '../../services/gateway/src/store/store';
 
-const CLIENTS = ['kafkajs', 'platformatic', 'kafkajs-mw5000'] as const;
+const CLIENTS = ['kafkajs', 'platformatic', 'kafkajs-mw5000', 'memory'] as const;
 type ClientName = (typeof CLIENTS)[number];
 
 interface RunResult {
@@ -71,6 +74,7 @@ function makeBus(client: ClientName, topic: string): MessageBus {
     logger: quietLogger,
   };
   if (client === 'platformatic') return new PlatformaticBus(common);
+  if (client === 'memory') return new MemoryBus();
   if (client === 'kafkajs-mw5000') {
     // Bench only: the same KafkaBus, with the consumer's fetch wait raised (kafka.ts has 20 ms).
     const original = Kafka.prototype.consumer;
@@ -183,14 +187,8 @@ async function runOne(client: ClientName, rate: number): Promise<RunResult> {
   await sleep(IDLE_S * 1000);
   const idleCpuPct = ((cpuUs() - idle0) / ((performance.now() - idleT0) * 1000)) * 100;
 
-  await bus.stop();
-  const admin = new Kafka({ clientId: 'bus-bench-admin', brokers, logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-  await admin.disconnect();
-
   latencies.sort((a, b) => a - b);
-  return {
+  const result: RunResult = {
     client,
     rate,
     n: N,
@@ -203,6 +201,14 @@ async function runOne(client: ClientName, rate: number): Promise<RunResult> {
     wallS,
     idleCpuPct,
   };
+  await bus.stop();
+  if (client !== 'memory') {
+    const admin = new Kafka({ clientId: 'bus-bench-admin', brokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.disconnect();
+  }
+  return result;
 }
 
 function median(values: number[]): number {
