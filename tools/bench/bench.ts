@@ -200,7 +200,8 @@ async function main(): Promise<void> {
         ...shared,
       ];
       const run: TargetRun = {
-        name,
+        // The tables' column: "postbox | reference | ratio".
+        name: name === 'postbox' ? 'postbox' : 'reference',
         servers: system.servers.map((server) => server.label),
         processes: groups.map((group) => group.label),
         steps: [],

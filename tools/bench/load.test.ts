@@ -11,7 +11,13 @@ import {
   type StepSink,
 } from './load';
 import { cpuSeconds, cpuTicksOf, statFields, clockTicks } from './cpu';
-import { highestStepUnder, microsPerMessage, type StepFigures, type TargetRun } from './report';
+import {
+  comparisonReport,
+  highestStepUnder,
+  microsPerMessage,
+  type StepFigures,
+  type TargetRun,
+} from './report';
 import { ratio, Samples, table } from './stats';
 
 describe('open-loop schedule', () => {
@@ -227,5 +233,23 @@ describe('comparison rules', () => {
     };
     expect(highestStepUnder(run)).toBe(2000);
     expect(highestStepUnder({ ...run, steps: [] })).toBeUndefined();
+  });
+
+  it('prints each figure as postbox | reference | ratio, and a CPU table per target', () => {
+    const run = (name: string, cpu: number, p99: number): TargetRun => ({
+      name,
+      servers: ['gateway 1', 'gateway 2'],
+      processes: ['gateway 1', 'gateway 2'],
+      steps: [step(1000, result(1000, 1000, p99), cpu)],
+      idle: { cpuSeconds: new Map([['gateway 1', 0.1]]), wallSeconds: 1 },
+    });
+    const report = comparisonReport([run('postbox', 0.5, 20), run('reference', 0.25, 10)], [1000]);
+    expect(report).toContain('ratio = postbox ÷ reference');
+    expect(report).toMatch(/p99 send → delivery, ms\n\| offered\/s \| postbox \| reference \| ratio \|/);
+    expect(report).toMatch(/\| 1000 +\| +20\.0 \| +10\.0 \| 2\.00× \|/);
+    expect(report).toMatch(/\| 1000 +\| +1000\.0 \| +500\.0 \| 2\.00× \|/);
+    expect(report).toContain('highest step with p99 < 50 ms');
+    expect(report).toMatch(/postbox 1000, reference 1000/);
+    expect(report).toMatch(/\| gateway 1 +\| +500\.0 \| +10 \|/);
   });
 });

@@ -97,6 +97,8 @@ export function comparisonReport(runs: readonly TargetRun[], rates: readonly num
   const headers = ['offered/s', ...names, ...(compare ? ['ratio'] : [])];
   const stepAt = (run: TargetRun, rate: number) => run.steps.find((step) => step.rate === rate);
   const out: string[] = [];
+  if (names.includes('reference'))
+    out.push('reference = Socket.IO 4 + @socket.io/redis-adapter (tools/bench/reference)');
   if (compare) out.push(`ratio = ${names[0]} ÷ ${names[1]}`);
   for (const figure of FIGURES) {
     const rows = rates.map((rate) => {
