@@ -74,6 +74,8 @@ export const ErrorFrame = z.object({
   code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]),
   message: z.string(),
   cid: Cid.optional(),
+  /** On `rate_limited` and `unavailable`: wait at least this long before retrying (docs/protocol.md, Overload). */
+  retryAfterMs: z.number().int().positive().optional(),
 });
 
 export const ServerFrame = z.discriminatedUnion('type', [
