@@ -49,6 +49,11 @@ export const gatewayEnvShape = z.object({
   RATE_SENDS_PER_SECOND: env.int(100, 1, 1_000_000),
   RATE_SEND_BURST: env.int(200, 1, 1_000_000),
   RATE_BYTES_PER_SECOND: env.int(1_048_576, 1, 1024 * 1024 * 1024),
+  // Overload (docs/architecture.md): sends accepted but not yet answered, per gateway. At most
+  // the bus's publish queue bound (10,000 in bus/kafka.ts), so that queue never fills first.
+  MAX_INFLIGHT_SENDS: env.int(1000, 1, 10_000),
+  // Below ioredis' commandTimeout (5 s in main.ts), so load is refused before commands time out.
+  OVERLOAD_TARGET_MS: env.int(250, 10, 2000),
   MAX_INVALID_FRAMES: env.int(10, 1, 1_000_000),
   MAX_CONNECTIONS_PER_USER: env.int(10, 1, 100_000),
   MAX_BUFFERED_BYTES: env.int(1_048_576, 1024, 1024 * 1024 * 1024),
