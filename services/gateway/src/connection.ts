@@ -8,4 +8,9 @@ export interface Connection {
   getBufferedAmount(): number;
   /** Graceful close with a code and a short reason. */
   end(code: number, reason: string): void;
+  /**
+   * Runs `callback` with the socket corked: its sends are packed into one write when it returns
+   * (inside a uWS callback the socket already is, and `callback` simply runs).
+   */
+  cork(callback: () => void): void;
 }

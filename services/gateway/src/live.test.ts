@@ -15,9 +15,13 @@ function setup(maxHeld = 100) {
     catchUpBatch: 2,
     lowWaterBytes: 1 << 20,
   });
-  const { session, frames, closes } = liveSession('bob');
-  const delivered = () =>
-    frames.filter((frame): frame is MessageFrame => frame.type === 'message').map((frame) => frame.body);
+  const { session, frames, closes, flush } = liveSession('bob');
+  const delivered = () => {
+    flush(); // what this turn queued
+    return frames
+      .filter((frame): frame is MessageFrame => frame.type === 'message')
+      .map((frame) => frame.body);
+  };
   /** Stores a message for bob the way the router does (so it has a seq and sits in the mailbox). */
   const accept = async (body: string): Promise<StoredMessage> => {
     const result = await store.accept({ id: `id-${body}`, from: 'alice', to: 'bob', body, ts: Date.now() });

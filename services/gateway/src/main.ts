@@ -17,6 +17,7 @@ import { Gateway } from './gateway';
 import { httpRoutes } from './http';
 import { MonotonicUlid } from './ids';
 import { GatewayMetrics } from './metrics';
+import { Outbox } from './outbox';
 import { Router } from './router';
 import { SessionRegistry } from './sessions';
 import { MemoryStore } from './store/memory';
@@ -61,7 +62,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     maxInvalidFrames: config.MAX_INVALID_FRAMES,
     invalidWindowMs: Defaults.invalidFrameWindowMs,
     maxBufferedBytes: config.MAX_BUFFERED_BYTES,
-    countFrameOut: () => metrics.framesOut.inc(),
+    countFramesOut: (count: number) => metrics.framesOut.inc(count),
+    outbox: new Outbox((err) =>
+      logger.error({ err }, 'a connection failed while written to; it gets no more'),
+    ),
   };
   const live = new LiveDelivery(store, metrics, logger, {
     gapWaitMs: LIVE_GAP_WAIT_MS,

@@ -5,6 +5,7 @@
  */
 import { CloseCode, CloseReason, type ServerFrame } from '@postbox/protocol';
 import type { Connection } from './connection';
+import type { Outbox } from './outbox';
 import type { StoredMessage } from './store/store';
 import { InvalidFrameWindow, SendBudget, type RateSettings } from './limits';
 
@@ -14,7 +15,9 @@ export type SessionState = 'syncing' | 'live' | 'closed';
 export interface SessionLimits extends RateSettings {
   maxBufferedBytes: number;
   /** Counts frames written to clients (the frames-out metric). */
-  countFrameOut(): void;
+  countFramesOut(count: number): void;
+  /** Writes each session's frames of one event-loop turn in one corked write. */
+  outbox: Outbox;
 }
 
 const settled: Promise<void> = Promise.resolve();
@@ -40,6 +43,10 @@ export class Session {
   readonly budget: SendBudget;
   readonly invalidFrames: InvalidFrameWindow;
   private conn: Connection | undefined;
+  /** Frames queued this turn, in order, until the outbox flushes them; allocated only then. */
+  private pending: string[] | undefined;
+  /** Their size in UTF-16 code units (bytes for ASCII JSON): close enough for backpressure. */
+  private pendingBytes = 0;
   private replies: Promise<void> = settled;
   private drained: (() => void) | undefined;
 
@@ -63,19 +70,44 @@ export class Session {
   }
 
   /**
-   * Writes one frame. A client whose unread output passes the limit is closed with 1013; what
-   * it missed is still in its mailbox. Returns false when the frame was not written.
+   * Queues one frame; the session's frames of this turn go out together, in order, in one corked
+   * write (`flushOutput`). Returns false when the session is closed (nothing is queued then).
    */
   write(frame: ServerFrame | string): boolean {
-    const conn = this.conn;
-    if (conn === undefined || this.state === 'closed') return false;
-    const status = conn.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
-    this.limits.countFrameOut();
-    if (status === 2 || conn.getBufferedAmount() > this.limits.maxBufferedBytes) {
-      this.close(CloseCode.TryAgainLater, CloseReason.SlowConsumer);
-      return status !== 2;
+    if (this.conn === undefined || this.state === 'closed') return false;
+    const text = typeof frame === 'string' ? frame : JSON.stringify(frame);
+    if (this.pending === undefined) {
+      this.pending = [text];
+      this.limits.outbox.schedule(this);
+    } else {
+      this.pending.push(text);
     }
+    this.pendingBytes += text.length;
     return true;
+  }
+
+  /**
+   * Called by the outbox once per turn. A client whose unread output passes the limit is closed
+   * with 1013 and gets nothing more (what it missed is still in its mailbox): checked after each
+   * frame is handed to uWS, so every pending byte counts, as when frames were written one by one.
+   */
+  flushOutput(): void {
+    const frames = this.pending;
+    const conn = this.conn;
+    this.pending = undefined;
+    this.pendingBytes = 0;
+    if (frames === undefined || conn === undefined || this.state === 'closed') return;
+    let written = 0;
+    conn.cork(() => {
+      written = writeUntilFull(conn, frames, this.limits.maxBufferedBytes);
+    });
+    this.limits.countFramesOut(written);
+    if (written < frames.length || conn.getBufferedAmount() > this.limits.maxBufferedBytes) {
+      this.close(CloseCode.TryAgainLater, CloseReason.SlowConsumer);
+    } else if (this.drained !== undefined && conn.getBufferedAmount() === 0) {
+      // Backed up only by frames that were still queued: uWS, holding nothing, sends no drain.
+      this.onDrain();
+    }
   }
 
   /**
@@ -95,7 +127,7 @@ export class Session {
 
   /** True when the client is not keeping up, so the next mailbox page should wait for `drain`. */
   isBackedUp(lowWaterBytes: number): boolean {
-    return this.conn !== undefined && this.conn.getBufferedAmount() > lowWaterBytes;
+    return this.conn !== undefined && this.conn.getBufferedAmount() + this.pendingBytes > lowWaterBytes;
   }
 
   waitForDrain(): Promise<void> {
@@ -111,17 +143,44 @@ export class Session {
     resolve?.();
   }
 
+  /** Frames queued before the close still go out, ahead of the close frame. */
   close(code: number, reason: string): void {
     if (this.state === 'closed') return;
     const conn = this.conn;
+    const frames = this.pending;
     this.markClosed();
-    conn?.end(code, reason);
+    if (conn === undefined) return;
+    if (frames === undefined) {
+      conn.end(code, reason);
+      return;
+    }
+    conn.cork(() => {
+      this.limits.countFramesOut(writeUntilFull(conn, frames, this.limits.maxBufferedBytes));
+      conn.end(code, reason);
+    });
   }
 
-  /** The socket is gone (closed by either side): stop writing. */
+  /** The socket is gone (closed by either side): stop writing, drop what was queued. */
   markClosed(): void {
     this.state = 'closed';
     this.conn = undefined;
+    this.pending = undefined;
+    this.pendingBytes = 0;
     this.onDrain();
   }
+}
+
+/**
+ * Hands frames to uWS in order until one is dropped or the unread output passes `maxBytes`
+ * (uWS answers 0 once it holds output: only then is its size read). Returns how many were taken.
+ */
+function writeUntilFull(conn: Connection, frames: readonly string[], maxBytes: number): number {
+  let taken = 0;
+  for (const text of frames) {
+    const status = conn.send(text);
+    if (status === 2) break;
+    taken += 1;
+    if (status === 0 && conn.getBufferedAmount() > maxBytes) break;
+  }
+  return taken;
 }

@@ -120,6 +120,7 @@ export function startTransport<T>(
     // uWS closes a socket upgraded inside res.cork() from an async callback when the open handler
     // writes to it (uWebSockets.js issue 1108: cork misreads the upgraded socket's state). So the
     // open runs on the next turn, in a cork of its own; a frame arriving first opens it at once.
+    // Its frames (welcome, first page) are queued and written by the outbox a turn later still.
     open: (ws) => {
       setImmediate(() => {
         if (ws.getUserData().phase === 0) ws.cork(() => openNow(ws, handlers));
