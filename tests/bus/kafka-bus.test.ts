@@ -80,9 +80,9 @@ describeMessageBusContract(
 
 describe('KafkaBus', () => {
   const buses: KafkaBus[] = [];
-  const started = async (bus: KafkaBus, inbox = new Inbox()): Promise<Inbox> => {
+  const started = async (bus: KafkaBus, route = 0, inbox = new Inbox()): Promise<Inbox> => {
     buses.push(bus);
-    await bus.start(inbox.handler);
+    await bus.start(inbox.handler, route);
     return inbox;
   };
 
@@ -96,37 +96,60 @@ describe('KafkaBus', () => {
     expect(metadata.topics[0]?.partitions).toHaveLength(PARTITIONS);
   });
 
-  it('keys every record by recipient, so a recipient stays on one partition', async () => {
-    const inbox = await started(makeBus('keys'));
+  it('produces each record, keyed by recipient, to the partitions of its routes; a bus reads only its own', async () => {
+    const inbox = await started(makeBus('routes'), 2);
     const run = randomBytes(4).toString('hex');
     const sent = Array.from({ length: 60 }, (_, n) => makeMessage(run, n, `user${n % 6}`, n + 1));
+    const routesOf = (n: number): number[] => (n % 4 === 3 ? [0, 1, 2] : [n % 3]);
     const before = await admin.fetchTopicOffsets(topic);
-    await Promise.all(sent.map((m) => buses[0]?.publish(m)));
+    await Promise.all(sent.map((m, n) => buses[0]?.publish(m, routesOf(n))));
+    const mine = sent.filter((_, n) => routesOf(n).includes(2));
     await inbox.waitForIds(
-      sent.map((m) => m.id),
-      'keyed messages',
+      mine.map((m) => m.id),
+      'the records of route 2',
       20_000,
     );
+    expect(inbox.messages.map((m) => m.id).sort()).toEqual(mine.map((m) => m.id).sort());
 
-    const records = await readRecords(before, sent.length);
-    const partitionOf = new Map<string, number>();
-    for (const { key, to, partition } of records) {
-      expect(key).toBe(to);
-      expect(partitionOf.get(to) ?? partition).toBe(partition);
-      partitionOf.set(to, partition);
-    }
-    expect(partitionOf.size).toBe(6);
+    const copies = sent.reduce((total, _, n) => total + routesOf(n).length, 0);
+    const records = await readRecords(before, copies);
+    for (const { key, to } of records) expect(key).toBe(to);
+    const partitionsOf = (id: string) =>
+      records
+        .filter((r) => r.id === id)
+        .map((r) => r.partition)
+        .sort();
+    sent.forEach((m, n) => expect(partitionsOf(m.id)).toEqual(routesOf(n)));
   });
 
-  it('delivers a publish made right after start, on every partition, to a freshly started gateway', async () => {
+  it('grows an older topic with fewer partitions than routes', async () => {
+    const small = `${topic}.small`;
+    await admin.createTopics({
+      topics: [{ topic: small, numPartitions: 1, replicationFactor: 1 }],
+      waitForLeaders: true,
+    });
+    try {
+      const inbox = await started(makeBus('grow', { topic: small }), 2);
+      const metadata = await admin.fetchTopicMetadata({ topics: [small] });
+      expect(metadata.topics[0]?.partitions).toHaveLength(PARTITIONS);
+      const message = makeMessage(randomBytes(4).toString('hex'), 1, 'alice', 1);
+      await buses[buses.length - 1]?.publish(message, [2]);
+      await inbox.waitForIds([message.id], 'a record on the new partition', 20_000);
+    } finally {
+      await Promise.all(buses.splice(0).map((bus) => bus.stop()));
+      await admin.deleteTopics({ topics: [small] }).catch(() => undefined);
+    }
+  });
+
+  it('delivers a publish made right after start to a freshly started gateway', async () => {
     const publisher = makeBus('early-pub');
-    await started(publisher);
+    await started(publisher, 0);
     for (let round = 0; round < 5; round++) {
-      const inbox = await started(makeBus(`fresh-${round}`));
+      const route = round % PARTITIONS;
+      const inbox = await started(makeBus(`fresh-${round}`), route);
       const run = randomBytes(4).toString('hex');
-      // Enough recipients that every partition receives at least one message.
       const sent = Array.from({ length: 30 }, (_, n) => makeMessage(run, n, `fresh${n}`, 1));
-      await Promise.all(sent.map((m) => publisher.publish(m)));
+      await Promise.all(sent.map((m) => publisher.publish(m, [route])));
       await inbox.waitForIds(
         sent.map((m) => m.id),
         `post-start publishes (round ${round})`,
@@ -138,25 +161,25 @@ describe('KafkaBus', () => {
   it('rejects publishes within seconds when the broker is unreachable', async () => {
     const bus = makeBus('dead', { brokers: ['127.0.0.1:1'] });
     buses.push(bus);
-    await expect(bus.start(new Inbox().handler)).rejects.toThrow();
-    await expect(bus.publish(makeMessage('dead', 1, 'alice', 1))).rejects.toThrow();
+    await expect(bus.start(new Inbox().handler, 0)).rejects.toThrow();
+    await expect(bus.publish(makeMessage('dead', 1, 'alice', 1), [0])).rejects.toThrow();
     expect(bus.isReady()).toBe(false);
   }, 30_000);
 
   it('skips a malformed record, logs it, and keeps delivering', async () => {
     const { logger, lines } = capturingLogger();
-    const inbox = await started(makeBus('malformed', { logger }));
+    const inbox = await started(makeBus('malformed', { logger }), 0);
     const run = randomBytes(4).toString('hex');
     await rawProducer.send({
       topic,
       messages: [
-        { key: 'alice', value: 'not json at all' },
-        { key: 'alice', value: JSON.stringify({ id: 'x', to: 'alice' }) },
-        { key: 'alice', value: null },
+        { key: 'alice', value: 'not json at all', partition: 0 },
+        { key: 'alice', value: JSON.stringify({ id: 'x', to: 'alice' }), partition: 0 },
+        { key: 'alice', value: null, partition: 0 },
       ],
     });
     const good = makeMessage(run, 1, 'alice', 1);
-    await buses[0]?.publish(good);
+    await buses[0]?.publish(good, [0]);
     await inbox.waitForIds([good.id], 'the good record after the malformed ones', 20_000);
     expect(inbox.messages.map((m) => m.id)).toEqual([good.id]);
     expect(lines.filter((line) => line.includes('malformed bus record skipped'))).toHaveLength(3);
@@ -168,13 +191,13 @@ describe('KafkaBus', () => {
 async function readRecords(
   from: Array<{ partition: number; offset: string }>,
   count: number,
-): Promise<Array<{ key: string; to: string; partition: number }>> {
+): Promise<Array<{ key: string; id: string; to: string; partition: number }>> {
   const kafka = new Kafka({ clientId: 'postbox-bus-test-reader', brokers, logLevel: logLevel.ERROR });
   const consumer = kafka.consumer({
     groupId: `postbox-test-reader-${randomBytes(4).toString('hex')}`,
     maxWaitTimeInMs: 50,
   });
-  const records: Array<{ key: string; to: string; partition: number }> = [];
+  const records: Array<{ key: string; id: string; to: string; partition: number }> = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -185,8 +208,16 @@ async function readRecords(
         const start = from.find((p) => p.partition === partition)?.offset ?? '0';
         if (BigInt(message.offset) < BigInt(start) || message.value === null) return;
         const parsed: unknown = JSON.parse(message.value.toString('utf8'));
-        const to = typeof parsed === 'object' && parsed !== null && 'to' in parsed ? String(parsed.to) : '';
-        records.push({ key: message.key?.toString('utf8') ?? '', to, partition });
+        const field = (name: string): string =>
+          typeof parsed === 'object' && parsed !== null && name in parsed
+            ? String((parsed as Record<string, unknown>)[name])
+            : '';
+        records.push({
+          key: message.key?.toString('utf8') ?? '',
+          id: field('id'),
+          to: field('to'),
+          partition,
+        });
         inbox.handler([]);
       },
     });

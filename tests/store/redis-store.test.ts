@@ -5,6 +5,7 @@
 import Redis from 'ioredis';
 import { RedisStore } from '../../services/gateway/src/store/redis';
 import { describeMailboxStoreContract, freshUser } from '../../services/gateway/src/store/store.contract';
+import { gw } from '../../services/gateway/src/store/contract-support';
 import type { StoreLimits } from '../../services/gateway/src/store/store';
 import { redisUrl, uniqueName } from '../support/infra';
 
@@ -51,12 +52,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await deleteKeys(`${keyPrefix}:*`);
+  await deleteKeys(`${keyPrefix}*`);
   await redis.quit();
 });
 
+// A prefix per store, as the memory store is fresh per test: gateway routes are global to a prefix.
+let stores = 0;
 describeMailboxStoreContract('RedisStore', async (contractLimits) => ({
-  store: new RedisStore(redis, { keyPrefix, limits: contractLimits }),
+  store: new RedisStore(redis, { keyPrefix: `${keyPrefix}-${(stores += 1)}`, limits: contractLimits }),
   cleanup: async () => {},
 }));
 
@@ -65,7 +68,7 @@ describe('RedisStore specifics', () => {
 
   it('keeps every key of one user under the same {u:user} hash tag', async () => {
     const [alice, bob] = [freshUser('alice'), freshUser('bob')];
-    await store.openSession({ user: bob, sessionId: 's1' }, 'gw-a');
+    await store.openSession({ user: bob, sessionId: 's1' }, gw('gw-a'));
     await store.accept({ id: 'm1', from: alice, to: bob, body: 'x', ts: Date.now(), cid: 'c-1' });
     await store.accept({ id: 'm2', from: bob, to: bob, body: 'x', ts: Date.now(), cid: 'c-2' });
 
@@ -80,7 +83,7 @@ describe('RedisStore specifics', () => {
 
   it('gives the counter no TTL, and the mailbox, sessions and idempotency records one', async () => {
     const [alice, bob] = [freshUser('alice'), freshUser('bob')];
-    await store.openSession({ user: bob, sessionId: 's1' }, 'gw-a');
+    await store.openSession({ user: bob, sessionId: 's1' }, gw('gw-a'));
     await store.accept({ id: 'm1', from: alice, to: bob, body: 'x', ts: Date.now(), cid: 'c-ttl' });
     const key = (user: string, suffix: string) => `${keyPrefix}:{u:${user}}:${suffix}`;
     expect(await redis.ttl(key(bob, 'seq'))).toBe(-1);
@@ -121,8 +124,8 @@ describe('RedisStore specifics', () => {
 
   it('renews 10,000 sessions in one call', async () => {
     const users = Array.from({ length: 10_000 }, (_, i) => ({ user: freshUser(`u${i}`), sessionId: 's' }));
-    await Promise.all(users.map((session) => store.openSession(session, 'gw-bulk')));
-    await store.renewSessions(users, 'gw-bulk');
+    await Promise.all(users.map((session) => store.openSession(session, gw('gw-bulk'))));
+    await store.renewSessions(users, gw('gw-bulk'));
     const sample = users.slice(0, 100).map((session) => session.user);
     expect([...(await store.presence(sample)).values()].every(Boolean)).toBe(true);
   }, 60_000);
@@ -149,7 +152,7 @@ describe('RedisStore when Redis is down', () => {
     await down.connect().catch(() => undefined);
     await expect(store.accept({ id: 'm1', from: 'a', to: 'b', body: 'x', ts: 1 })).rejects.toThrow();
     await expect(store.readMailbox('b', 0, 10)).rejects.toThrow();
-    await expect(store.openSession({ user: 'b', sessionId: 's' }, 'gw')).rejects.toThrow();
+    await expect(store.openSession({ user: 'b', sessionId: 's' }, gw('gw'))).rejects.toThrow();
     await expect(store.presence(['b'])).rejects.toThrow();
     expect(await store.ping()).toBe(false);
   });

@@ -73,17 +73,27 @@ export class Delivery {
   /** A batch from the bus: write each message to this gateway's sessions of its recipient. */
   onBusMessages = (messages: readonly StoredMessage[]): void => {
     const now = Date.now();
+    this.metrics.busRecords.inc(messages.length);
     for (const message of messages) {
       this.metrics.busLag.observe((now - message.ts) / 1000);
-      const sessions = this.sessions.sessionsOf(message.to);
-      if (sessions === undefined) continue;
-      for (const session of sessions) {
-        if (session.state === 'syncing') {
-          if (message.seq > session.missedLiveSeq) session.missedLiveSeq = message.seq;
-        } else if (session.state === 'live') {
-          this.live.deliver(session, message);
-        }
-      }
+      this.toSessions(message);
     }
   };
+
+  /** A message just stored by this gateway for a recipient whose sessions are all here. */
+  deliverLocal = (message: StoredMessage): void => {
+    this.toSessions(message);
+  };
+
+  private toSessions(message: StoredMessage): void {
+    const sessions = this.sessions.sessionsOf(message.to);
+    if (sessions === undefined) return;
+    for (const session of sessions) {
+      if (session.state === 'syncing') {
+        if (message.seq > session.missedLiveSeq) session.missedLiveSeq = message.seq;
+      } else if (session.state === 'live') {
+        this.live.deliver(session, message);
+      }
+    }
+  }
 }

@@ -12,6 +12,7 @@ import type { MessageBus } from './bus/bus';
 import type { Connection } from './connection';
 import type { Delivery } from './delivery';
 import type { GatewayMetrics } from './metrics';
+import type { GatewayRoute } from './route';
 import type { Router } from './router';
 import { Session, type SessionLimits } from './session';
 import type { SessionRegistry } from './sessions';
@@ -33,6 +34,7 @@ export interface GatewayParts {
   sessions: SessionRegistry;
   router: Router;
   delivery: Delivery;
+  route: GatewayRoute;
   metrics: GatewayMetrics;
   logger: Logger;
 }
@@ -91,6 +93,8 @@ export class Gateway {
     const check = await this.parts.tokens.verify(credential);
     if (!check.ok) return this.refuse(UpgradeError.Unauthorized, check.reason);
 
+    const gateway = this.parts.route.ref;
+    if (gateway === undefined) return this.refuse(UpgradeError.Unavailable, 'not ready');
     const now = Date.now();
     const session = new Session(
       randomBytes(9).toString('base64url'),
@@ -102,7 +106,7 @@ export class Gateway {
     try {
       const opened = await this.parts.store.openSession(
         { user: session.user, sessionId: session.id },
-        this.settings.gatewayId,
+        gateway,
       );
       if (opened.kind === 'too_many_connections') {
         return this.refuse(
@@ -153,8 +157,10 @@ export class Gateway {
 
   /** Ends the session's lease at once, so presence reads offline without waiting for expiry. */
   private release(session: Session): void {
+    const gateway = this.parts.route.ref;
+    if (gateway === undefined) return; // never registered: the upgrade needs a route
     this.parts.store
-      .closeSession({ user: session.user, sessionId: session.id }, this.settings.gatewayId)
+      .closeSession({ user: session.user, sessionId: session.id }, gateway)
       .catch((err: unknown) =>
         this.parts.logger.warn({ err }, 'could not end a session lease; it will expire'),
       );

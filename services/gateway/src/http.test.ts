@@ -16,7 +16,7 @@ async function readyz(store: MailboxStore, bus: MessageBus): Promise<{ status: n
 
 test('embedded mode says it runs in memory, not that Redis and Kafka are up', async () => {
   const bus = new MemoryBus();
-  await bus.start(() => undefined);
+  await bus.start(() => undefined, 0);
   expect(await readyz(memoryStore(), bus)).toEqual({
     status: 200,
     body: { status: 'ready', gateway: 'gw-1', store: 'memory', bus: 'memory', draining: false },

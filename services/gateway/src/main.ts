@@ -18,6 +18,7 @@ import { httpRoutes } from './http';
 import { MonotonicUlid } from './ids';
 import { GatewayMetrics } from './metrics';
 import { Outbox } from './outbox';
+import { GatewayRoute } from './route';
 import { Router } from './router';
 import { SessionRegistry } from './sessions';
 import { MemoryStore } from './store/memory';
@@ -54,7 +55,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
   });
-  const sessions = new SessionRegistry(store, config.GATEWAY_ID, logger);
+  const route = new GatewayRoute(
+    store,
+    { gatewayId: config.GATEWAY_ID, routes: config.KAFKA_PARTITIONS, leaseMs: config.PRESENCE_LEASE_MS },
+    logger,
+  );
+  const sessions = new SessionRegistry(store, route, logger);
   const limits = {
     sendsPerSecond: config.RATE_SENDS_PER_SECOND,
     sendBurst: config.RATE_SEND_BURST,
@@ -82,9 +88,15 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     { pageSize: config.MAILBOX_PAGE_SIZE, lowWaterBytes: Math.floor(config.MAX_BUFFERED_BYTES / 4) },
     live,
   );
-  const router = new Router(store, bus, new MonotonicUlid(), metrics, logger, {
-    maxBodyBytes: config.MAX_BODY_BYTES,
-  });
+  const router = new Router(
+    store,
+    bus,
+    new MonotonicUlid(),
+    metrics,
+    logger,
+    { maxBodyBytes: config.MAX_BODY_BYTES },
+    { localRoute: () => route.localRoute, deliverLocal: delivery.deliverLocal },
+  );
   const gateway = new Gateway(
     {
       gatewayId: config.GATEWAY_ID,
@@ -93,10 +105,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       maxFrameBytes: config.MAX_FRAME_BYTES,
       limits,
     },
-    { store, bus, tokens, sessions, router, delivery, metrics, logger },
+    { store, bus, tokens, sessions, router, delivery, metrics, logger, route },
   );
 
-  const busStarted = startBusWithRetry(bus, delivery.onBusMessages, logger);
+  const busStarted = startBusWithRetry(bus, route, delivery.onBusMessages, logger);
   const transport = await startTransport(
     {
       host: config.HOST,
@@ -114,7 +126,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const timers = [
     setInterval(() => sessions.expireTokens(Date.now()), 1000),
     setInterval(() => live.repairGaps(Date.now()), LIVE_GAP_WAIT_MS / 2),
-    setInterval(() => void sessions.renewLeases(), config.PRESENCE_RENEW_MS),
+    setInterval(() => {
+      void sessions.renewLeases();
+      route.renew().catch((err: unknown) => logger.warn({ err }, 'route lease renewal failed'));
+    }, config.PRESENCE_RENEW_MS),
     setInterval(() => void store.ping().then((ok) => gateway.setStoreReachable(ok)), 2000),
     watchBusRecovery(bus, () => void live.catchUp(sessions.all())),
   ];
@@ -127,6 +142,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       gateway.drain();
       transport.stopListening();
       for (const timer of timers) clearInterval(timer);
+      route.stop();
       await busStarted.cancel();
       await bus.stop();
       await closeStore();
@@ -194,13 +210,17 @@ function buildBus(config: GatewayConfig, logger: Logger): MessageBus {
  */
 function startBusWithRetry(
   bus: MessageBus,
+  route: GatewayRoute,
   handler: Parameters<MessageBus['start']>[0],
   logger: Logger,
 ): { cancel(): Promise<void> } {
   let cancelled = false;
   const attempt = async (delayMs: number): Promise<void> => {
     try {
-      await bus.start(handler);
+      // The route first: it names the partition to consume (the claim retries while Redis is away).
+      const claim = await route.claimed();
+      if (claim === undefined) return;
+      await bus.start(handler, claim.route);
       logger.info('message bus started');
     } catch (err) {
       if (cancelled) return;

@@ -90,6 +90,16 @@ export class GatewayMetrics {
     help: 'Mailbox reads that filled a gap in a live session (a message accepted but not published)',
     registers: [this.registry],
   });
+  readonly routedLocal = new Counter({
+    name: 'postbox_live_local_total',
+    help: 'Live messages written to sessions on the accepting gateway itself, without the bus hop',
+    registers: [this.registry],
+  });
+  readonly busRecords = new Counter({
+    name: 'postbox_bus_records_total',
+    help: 'Bus records this gateway decoded (with routing, about one per live message written here)',
+    registers: [this.registry],
+  });
   readonly caughtUp = new Counter({
     name: 'postbox_live_catch_up_messages_total',
     help: 'Messages written to live sessions from their mailbox when the bus came back (stored while it was down)',

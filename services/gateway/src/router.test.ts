@@ -3,18 +3,19 @@
  * was stored but never published (its gateway died in between) is published by the repeat.
  */
 import pino from 'pino';
-import type { MessageBus } from './bus/bus';
+import type { MessageBus, Routes } from './bus/bus';
 import { MonotonicUlid } from './ids';
 import { GatewayMetrics } from './metrics';
-import { Router } from './router';
+import { Router, type LiveRouting } from './router';
 import { liveSession, memoryStore } from './test-support';
+import { gw } from './store/contract-support';
 import type { StoredMessage } from './store/store';
 
 /** A bus whose publishes never complete: the gateway dies before Kafka acknowledges. */
 class StuckBus implements MessageBus {
   readonly published: StoredMessage[] = [];
   async start(): Promise<void> {}
-  publish(message: StoredMessage): Promise<void> {
+  publish(message: StoredMessage, _routes: Routes): Promise<void> {
     this.published.push(message);
     return new Promise(() => undefined);
   }
@@ -25,10 +26,20 @@ class StuckBus implements MessageBus {
 }
 
 class RecordingBus extends StuckBus {
-  override publish(message: StoredMessage): Promise<void> {
+  override publish(message: StoredMessage, _routes: Routes): Promise<void> {
     this.published.push(message);
     return Promise.resolve();
   }
+}
+
+/** A gateway whose route holds none of the recipient's sessions: every live copy goes to the bus. */
+function noLocal(route: number): LiveRouting {
+  return {
+    localRoute: () => route,
+    deliverLocal: () => {
+      throw new Error('nothing is local here');
+    },
+  };
 }
 
 async function until<T>(check: () => T | undefined): Promise<T> {
@@ -42,16 +53,29 @@ async function until<T>(check: () => T | undefined): Promise<T> {
 
 test('a retried cid publishes the message its dead first gateway stored but never published', async () => {
   const store = memoryStore();
-  await store.openSession({ user: 'bob', sessionId: 'b1' }, 'gw-2');
+  await store.openSession({ user: 'bob', sessionId: 'b1' }, gw('gw-2', 2));
   const logger = pino({ level: 'silent' });
   const dyingBus = new StuckBus();
   const survivorBus = new RecordingBus();
-  const dying = new Router(store, dyingBus, new MonotonicUlid(), new GatewayMetrics(), logger, {
-    maxBodyBytes: 1000,
-  });
-  const survivor = new Router(store, survivorBus, new MonotonicUlid(), new GatewayMetrics(), logger, {
-    maxBodyBytes: 1000,
-  });
+  // Gateway 1 (route 1) and 2 (route 2); bob's session is on gateway 2, so gateway 1 publishes.
+  const dying = new Router(
+    store,
+    dyingBus,
+    new MonotonicUlid(),
+    new GatewayMetrics(),
+    logger,
+    { maxBodyBytes: 1000 },
+    noLocal(1),
+  );
+  const survivor = new Router(
+    store,
+    survivorBus,
+    new MonotonicUlid(),
+    new GatewayMetrics(),
+    logger,
+    { maxBodyBytes: 1000 },
+    noLocal(3),
+  );
 
   const onDying = liveSession('alice');
   dying.handle(onDying.session, JSON.stringify({ type: 'send', to: 'bob', body: 'hi', cid: 'c-1' }));
@@ -75,7 +99,7 @@ test('a retried cid publishes the message its dead first gateway stored but neve
 
 test('a bug while answering becomes an internal error frame with the cid, and later frames are still answered', async () => {
   const store = memoryStore();
-  await store.openSession({ user: 'bob', sessionId: 'b1' }, 'gw-1');
+  await store.openSession({ user: 'bob', sessionId: 'b1' }, gw('gw-1', 2));
   class BrokenBus extends RecordingBus {
     override isReady(): boolean {
       throw new Error('a bug');
@@ -87,9 +111,8 @@ test('a bug while answering becomes an internal error frame with the cid, and la
     new MonotonicUlid(),
     new GatewayMetrics(),
     pino({ level: 'silent' }),
-    {
-      maxBodyBytes: 1000,
-    },
+    { maxBodyBytes: 1000 },
+    noLocal(1),
   );
   const { session, frames } = liveSession('alice');
   router.handle(session, JSON.stringify({ type: 'send', to: 'bob', body: 'hi', cid: 'c-9' }));

@@ -16,14 +16,22 @@ import {
   type ServerFrame,
 } from '@postbox/protocol';
 import type { Logger } from '@postbox/logger';
-import type { MessageBus } from './bus/bus';
+import type { MessageBus, Routes } from './bus/bus';
 import type { MonotonicUlid } from './ids';
 import type { GatewayMetrics } from './metrics';
 import type { Session } from './session';
-import type { MailboxStore } from './store/store';
+import type { MailboxStore, StoredMessage } from './store/store';
 
 export interface RouterSettings {
   maxBodyBytes: number;
+}
+
+/** Where live copies go: this gateway's own sessions in process, others through the bus. */
+export interface LiveRouting {
+  /** This gateway's route when no other gateway shares it, else -1. */
+  localRoute(): number;
+  /** Writes a just-stored message to this gateway's sessions of its recipient (no bus hop). */
+  deliverLocal(message: StoredMessage): void;
 }
 
 export class Router {
@@ -34,6 +42,7 @@ export class Router {
     private readonly metrics: GatewayMetrics,
     private readonly logger: Logger,
     private readonly settings: RouterSettings,
+    private readonly routing: LiveRouting,
   ) {}
 
   /** A text frame, or `undefined` for a binary one (refused as `invalid_frame`). */
@@ -77,7 +86,8 @@ export class Router {
   private async accept(session: Session, frame: SendFrame): Promise<ServerFrame> {
     const { id, ts } = this.ids.next(Date.now());
     const cid = frame.cid;
-    const request = { id, ts, from: session.user, to: frame.to, body: frame.body, cid };
+    const localRoute = this.routing.localRoute();
+    const request = { id, ts, from: session.user, to: frame.to, body: frame.body, cid, localRoute };
     const started = performance.now();
     let result;
     try {
@@ -102,13 +112,36 @@ export class Router {
         return withCid({ type: 'accepted', id: result.id, ts: result.ts, status }, cid);
       }
       case 'stored': {
-        const status: DeliveryStatus =
-          result.online && (await this.publish(result.message)) ? 'sent' : 'queued';
-        if (result.online && cid !== undefined) this.settle(session.user, cid, status);
+        let status: DeliveryStatus = 'queued';
+        if (result.online) {
+          const remote = this.routeLive(result.message, result.routes, localRoute);
+          // All sessions here: written already, and the store settled the cid as `sent` itself.
+          if (remote.length === 0) status = 'sent';
+          else {
+            status = (await this.publish(result.message, remote)) ? 'sent' : 'queued';
+            if (cid !== undefined) this.settle(session.user, cid, status);
+          }
+        }
         (status === 'sent' ? this.metrics.acceptedSent : this.metrics.acceptedQueued).inc();
         return withCid({ type: 'accepted', id, ts, status }, cid);
       }
     }
+  }
+
+  /**
+   * Writes the message to this gateway's sessions when its route is among the recipient's, and
+   * returns the routes left for the bus. The store reports routes, not gateways: a route shared by
+   * two gateways (localRoute -1 then) goes through the bus like any other.
+   */
+  private routeLive(
+    message: StoredMessage,
+    routes: readonly number[],
+    localRoute: number,
+  ): readonly number[] {
+    if (localRoute < 0 || !routes.includes(localRoute)) return routes;
+    this.routing.deliverLocal(message);
+    this.metrics.routedLocal.inc();
+    return routes.length === 1 ? [] : routes.filter((route) => route !== localRoute);
   }
 
   /**
@@ -129,8 +162,10 @@ export class Router {
       this.logger.warn({ err }, 'could not read a message to publish again; it stays queued');
       return 'queued';
     }
-    // Gone from the mailbox: acknowledged, so it was delivered.
-    const status: DeliveryStatus = message === undefined || (await this.publish(message)) ? 'sent' : 'queued';
+    // Gone from the mailbox: acknowledged, so it was delivered. Where the recipient's sessions
+    // are now is not known here: every route gets it (a rare path; receivers skip what they hold).
+    const status: DeliveryStatus =
+      message === undefined || (await this.publish(message, 'all')) ? 'sent' : 'queued';
     if (cid !== undefined) this.settle(from, cid, status);
     return status;
   }
@@ -146,11 +181,11 @@ export class Router {
   }
 
   /** True once the bus acknowledged; false when it could not (the message waits in the mailbox). */
-  private async publish(message: Parameters<MessageBus['publish']>[0]): Promise<boolean> {
+  private async publish(message: StoredMessage, routes: Routes): Promise<boolean> {
     if (!this.bus.isReady()) return false;
     const started = performance.now();
     try {
-      await this.bus.publish(message);
+      await this.bus.publish(message, routes);
       this.metrics.publishLatency.observe((performance.now() - started) / 1000);
       return true;
     } catch (err) {

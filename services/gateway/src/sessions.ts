@@ -5,6 +5,7 @@
 import { CloseCode, CloseReason } from '@postbox/protocol';
 import type { Logger } from '@postbox/logger';
 import type { Session } from './session';
+import type { GatewayRoute } from './route';
 import type { MailboxStore } from './store/store';
 
 export class SessionRegistry {
@@ -16,7 +17,7 @@ export class SessionRegistry {
 
   constructor(
     private readonly store: MailboxStore,
-    private readonly gatewayId: string,
+    private readonly route: GatewayRoute,
     private readonly logger: Logger,
   ) {}
 
@@ -80,9 +81,10 @@ export class SessionRegistry {
   /** Extends every held session's lease in one batch; a failure is logged, the lease may lapse. */
   async renewLeases(): Promise<void> {
     const refs = this.all().map((session) => ({ user: session.user, sessionId: session.id }));
-    if (refs.length === 0) return;
+    const gateway = this.route.ref;
+    if (refs.length === 0 || gateway === undefined) return;
     try {
-      await this.store.renewSessions(refs, this.gatewayId);
+      await this.store.renewSessions(refs, gateway);
     } catch (error) {
       this.logger.warn({ err: error, sessions: refs.length }, 'presence lease renewal failed');
     }

@@ -1,6 +1,7 @@
 /**
  * The one behaviour every MessageBus must show, run against each implementation (memory in the
- * unit tests, Kafka in tests/bus). Two buses on one topic stand for two gateways. Every wait has
+ * unit tests, Kafka in tests/bus). Two buses on one topic stand for two gateways, consuming routes
+ * ROUTE_A and ROUTE_B (the topic must have at least two partitions). Every wait has
  * a deadline and ends as soon as the awaited messages arrive; nothing sleeps.
  */
 import { randomBytes } from 'node:crypto';
@@ -14,6 +15,10 @@ export interface BusPair {
   /** Stops both buses (the suite may have stopped one already) and frees what the pair used. */
   cleanup(): Promise<void>;
 }
+
+export const ROUTE_A = 0;
+export const ROUTE_B = 1;
+const BOTH = [ROUTE_A, ROUTE_B];
 
 export interface ContractOptions {
   /** How long a test waits for deliveries before failing. */
@@ -112,7 +117,7 @@ export function describeMessageBusContract(
       pair = await makeBuses();
       inboxA = new Inbox();
       inboxB = new Inbox();
-      await Promise.all([pair.a.start(inboxA.handler), pair.b.start(inboxB.handler)]);
+      await Promise.all([pair.a.start(inboxA.handler, ROUTE_A), pair.b.start(inboxB.handler, ROUTE_B)]);
     }, testTimeout);
 
     afterEach(async () => {
@@ -125,16 +130,43 @@ export function describeMessageBusContract(
     });
 
     it(
-      'delivers a message published on one gateway to every gateway, the publisher included',
+      "delivers a message to the routes it is published to, the publisher's own included",
       async () => {
         const fromA = makeMessage(run, 1, 'alice', 1);
         const fromB = makeMessage(run, 2, 'bob', 1);
-        await pair.a.publish(fromA);
-        await pair.b.publish(fromB);
+        await pair.a.publish(fromA, BOTH);
+        await pair.b.publish(fromB, BOTH);
         const ids = [fromA.id, fromB.id];
         await inboxA.waitForIds(ids, 'both messages at a', deadlineMs);
         await inboxB.waitForIds(ids, 'both messages at b', deadlineMs);
         expect(inboxB.messages.find((m) => m.id === fromA.id)).toEqual(fromA);
+      },
+      testTimeout,
+    );
+
+    it(
+      'delivers a message only to its routes: a gateway reads nothing meant for others',
+      async () => {
+        const onlyB = makeMessage(run, 1, 'bob', 1);
+        const onlyA = makeMessage(run, 2, 'alice', 1);
+        const everywhere = makeMessage(run, 3, 'carol', 1);
+        await pair.a.publish(onlyB, [ROUTE_B]);
+        await pair.a.publish(onlyA, [ROUTE_A]);
+        await pair.b.publish(everywhere, 'all');
+        await inboxA.waitForIds(
+          [onlyA.id, everywhere.id],
+          'its own and the everywhere message at a',
+          deadlineMs,
+        );
+        await inboxB.waitForIds(
+          [onlyB.id, everywhere.id],
+          'its own and the everywhere message at b',
+          deadlineMs,
+        );
+        const ofRun = (inbox: Inbox) =>
+          inbox.messages.filter((m) => m.id.startsWith(`${run}-`)).map((m) => m.id);
+        expect(ofRun(inboxA).sort()).toEqual([onlyA.id, everywhere.id].sort());
+        expect(ofRun(inboxB).sort()).toEqual([onlyB.id, everywhere.id].sort());
       },
       testTimeout,
     );
@@ -148,7 +180,7 @@ export function describeMessageBusContract(
           return makeMessage(run, n, to, Math.floor(n / recipients.length) + 1);
         });
         // Published without awaiting each one: the bus must keep order across its own batches.
-        await Promise.all(sent.map((m) => pair.a.publish(m)));
+        await Promise.all(sent.map((m) => pair.a.publish(m, BOTH)));
         const ids = sent.map((m) => m.id);
         await inboxA.waitForIds(ids, '1,000 messages at a', deadlineMs);
         await inboxB.waitForIds(ids, '1,000 messages at b', deadlineMs);
@@ -166,7 +198,7 @@ export function describeMessageBusContract(
       async () => {
         const sent = Array.from({ length: 2_000 }, (_, n) => makeMessage(run, n, `user${n % 50}`, n + 1));
         const results = await Promise.allSettled(
-          sent.map((m, n) => (n % 2 === 0 ? pair.a : pair.b).publish(m)),
+          sent.map((m, n) => (n % 2 === 0 ? pair.a : pair.b).publish(m, BOTH)),
         );
         expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
         const ids = sent.map((m) => m.id);
@@ -182,10 +214,10 @@ export function describeMessageBusContract(
         await pair.a.stop();
         await pair.a.stop();
         expect(pair.a.isReady()).toBe(false);
-        await expect(pair.a.publish(makeMessage(run, 1, 'alice', 1))).rejects.toThrow();
+        await expect(pair.a.publish(makeMessage(run, 1, 'alice', 1), BOTH)).rejects.toThrow();
         // The other gateway is unaffected.
         const still = makeMessage(run, 2, 'alice', 2);
-        await pair.b.publish(still);
+        await pair.b.publish(still, BOTH);
         await inboxB.waitForIds([still.id], 'a message at b after a stopped', deadlineMs);
       },
       testTimeout,

@@ -1,32 +1,37 @@
 /**
- * The Kafka MessageBus: every gateway produces to one topic keyed by recipient and consumes the
- * whole topic in a consumer group of its own (`postbox-gw-<gatewayId>-<bootId>`). The group is
- * new on every boot and never commits: nothing old is replayed after a restart (Redis holds
- * what was missed) and nothing is left behind to clean up.
+ * The Kafka MessageBus: gateways produce each live record to the partitions of the routes that
+ * hold its recipient's sessions, and each gateway consumes only its own route's partition, in a
+ * consumer group of its own (`postbox-gw-<gatewayId>-<bootId>`) whose assigner hands its one
+ * member exactly that partition (kafkajs has no manual assignment). The group is new on every
+ * boot and never commits: nothing old is replayed after a restart (Redis holds what was missed)
+ * and nothing is left behind to clean up.
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
+  AssignerProtocol,
   Kafka,
   KafkaJSError,
   logLevel,
   Partitioners,
   type Admin,
+  type PartitionAssigner,
   type Consumer,
   type EachBatchPayload,
   type Producer,
 } from 'kafkajs';
 import type { Logger } from '@postbox/logger';
 import type { StoredMessage } from '../store/store';
-import type { BusHandler, MessageBus } from './bus';
+import type { BusHandler, MessageBus, Routes } from './bus';
 import { pinoLogCreator } from './kafka-log';
 import { PublishQueue, BusUnavailableError } from './publish-queue';
-import { decodeRecord, encodeRecord, type OutboundRecord } from './record';
+import { decodeRecord, encodeRecords, type OutboundRecord } from './record';
 
 export interface KafkaBusOptions {
   brokers: string[];
   clientId: string;
   topic: string;
+  /** Partitions = routes; an existing topic with fewer is grown to this many at start. */
   partitions: number;
   replicationFactor: number;
   gatewayId: string;
@@ -61,6 +66,10 @@ export class KafkaBus implements MessageBus {
   /** Start offsets to pin at the first group join; see `start`. */
   private pinOnJoin: { offsets: TopicOffsets; joined: () => void } | undefined;
   private onFatalCrash: ((error: Error) => void) | undefined;
+  /** The partition this gateway consumes, set by `start` before the group join. */
+  private route = -1;
+  /** Partitions of the topic as last read at start: `publish(…, 'all')` goes to each. */
+  private partitionCount = 0;
 
   constructor(private readonly options: KafkaBusOptions) {
     this.log = options.logger.child({ component: 'bus', topic: options.topic });
@@ -88,6 +97,7 @@ export class KafkaBus implements MessageBus {
       // only how often an idle gateway asks (at 20 ms it burned ~6 % of a core doing nothing).
       maxWaitTimeInMs: IDLE_FETCH_WAIT_MS,
       minBytes: 1,
+      partitionAssigners: [routeAssigner(() => this.route)],
       // Retriable crashes (broker restart) restart the consumer; it rejoins and reads from latest.
       retry: { retries: 3, initialRetryTime: 300, maxRetryTime: 3_000, restartOnFailure: async () => true },
     });
@@ -108,10 +118,14 @@ export class KafkaBus implements MessageBus {
    * skipped. So the topic's end offsets are read before joining and, at the join, every assigned
    * partition is seeked to them (the seek is applied before the first fetch).
    */
-  async start(handler: BusHandler): Promise<void> {
+  async start(handler: BusHandler, route: number): Promise<void> {
     if (this.started) throw new Error('KafkaBus.start called twice');
+    if (!Number.isSafeInteger(route) || route < 0 || route >= this.options.partitions) {
+      throw new Error(`KafkaBus: route ${route} is not a partition in [0, ${this.options.partitions})`);
+    }
     this.started = true;
     this.handler = handler;
+    this.route = route;
     try {
       await this.admin.connect();
       await this.ensureTopic();
@@ -134,13 +148,16 @@ export class KafkaBus implements MessageBus {
     }
   }
 
-  publish(message: StoredMessage): Promise<void> {
+  publish(message: StoredMessage, routes: Routes): Promise<void> {
     // After stop the queue itself refuses, with the clearer reason.
     if (!this.producerConnected && this.stopping === undefined) {
       const reason = this.started ? 'bus producer is not connected' : 'bus not started';
       return Promise.reject(new BusUnavailableError(reason));
     }
-    return this.queue.enqueue(encodeRecord(message));
+    const partitions = routes === 'all' ? Array.from({ length: this.partitionCount }, (_, p) => p) : routes;
+    const records = encodeRecords(message, partitions);
+    if (records.length === 1 && records[0] !== undefined) return this.queue.enqueue(records[0]);
+    return Promise.all(records.map((record) => this.queue.enqueue(record))).then(() => undefined);
   }
 
   isReady(): boolean {
@@ -184,6 +201,18 @@ export class KafkaBus implements MessageBus {
       waitForLeaders: true,
     });
     if (created) this.log.info({ partitions, replicationFactor }, 'bus topic created');
+    const { topics } = await this.admin.fetchTopicMetadata({ topics: [topic] });
+    const existing = topics[0]?.partitions.length ?? 0;
+    if (existing < partitions) {
+      // An older topic with fewer partitions than routes: grow it (a racing gateway may do the same).
+      try {
+        await this.admin.createPartitions({ topicPartitions: [{ topic, count: partitions }] });
+        this.log.info({ from: existing, to: partitions }, 'bus topic grown to one partition per route');
+      } catch (error) {
+        this.log.info({ err: error }, 'bus topic grow refused (another gateway grew it first?)');
+      }
+    }
+    this.partitionCount = Math.max(existing, partitions);
   }
 
   /**
@@ -300,4 +329,31 @@ export class KafkaBus implements MessageBus {
     }
     await heartbeat();
   }
+}
+
+/**
+ * The assigner of a group that has one member, this gateway: it gets its route's partition and
+ * nothing else. (A group per gateway keeps kafkajs' join, heartbeats and start-offset pinning.)
+ */
+function routeAssigner(route: () => number): PartitionAssigner {
+  return () => ({
+    name: 'PostboxRouteAssigner',
+    version: 0,
+    async assign({ members, topics }) {
+      return members.map(({ memberId }) => ({
+        memberId,
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({
+          version: 0,
+          assignment: Object.fromEntries(topics.map((topic) => [topic, [route()]])),
+          userData: Buffer.alloc(0),
+        }),
+      }));
+    },
+    protocol({ topics }) {
+      return {
+        name: 'PostboxRouteAssigner',
+        metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }),
+      };
+    },
+  });
 }

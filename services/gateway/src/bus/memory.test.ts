@@ -18,8 +18,8 @@ describe('MemoryBus', () => {
   it('delivers asynchronously, never inside publish', async () => {
     const bus = new MemoryBus();
     const received: string[] = [];
-    await bus.start((batch) => received.push(...batch.map((m) => m.id)));
-    const published = bus.publish({ id: 'm1', from: 'a', to: 'b', body: 'x', ts: 1, seq: 1 });
+    await bus.start((batch) => received.push(...batch.map((m) => m.id)), 0);
+    const published = bus.publish({ id: 'm1', from: 'a', to: 'b', body: 'x', ts: 1, seq: 1 }, [0]);
     expect(received).toEqual([]);
     await published;
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -29,7 +29,7 @@ describe('MemoryBus', () => {
 
   it('rejects publishes before start', async () => {
     await expect(
-      new MemoryBus().publish({ id: 'm1', from: 'a', to: 'b', body: 'x', ts: 1, seq: 1 }),
+      new MemoryBus().publish({ id: 'm1', from: 'a', to: 'b', body: 'x', ts: 1, seq: 1 }, [0]),
     ).rejects.toThrow('not started');
   });
 });

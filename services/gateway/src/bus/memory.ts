@@ -1,26 +1,28 @@
 /**
  * In-process MessageBus for embedded mode and unit tests: nothing leaves the process and nothing
  * is durable. Several MemoryBus instances may share one MemoryTopic to stand in for several
- * gateways, each receiving every message, as with Kafka.
+ * gateways, each receiving what is published to its route, as with Kafka.
  */
 import type { StoredMessage } from '../store/store';
-import type { BusHandler, MessageBus } from './bus';
+import type { BusHandler, MessageBus, Routes } from './bus';
 import { BusUnavailableError } from './publish-queue';
 
-/** The shared "topic": fans each published message out to every started bus. */
+/** The shared "topic": hands each published message to the started buses of its routes. */
 export class MemoryTopic {
   private readonly subscribers = new Set<MemorySubscription>();
 
-  subscribe(handler: BusHandler): MemorySubscription {
-    const subscription = new MemorySubscription(handler, () => {
+  subscribe(handler: BusHandler, route: number): MemorySubscription {
+    const subscription = new MemorySubscription(handler, route, () => {
       this.subscribers.delete(subscription);
     });
     this.subscribers.add(subscription);
     return subscription;
   }
 
-  append(message: StoredMessage): void {
-    for (const subscriber of this.subscribers) subscriber.push(message);
+  append(message: StoredMessage, routes: Routes): void {
+    for (const subscriber of this.subscribers) {
+      if (routes === 'all' || routes.includes(subscriber.route)) subscriber.push(message);
+    }
   }
 }
 
@@ -35,6 +37,7 @@ export class MemorySubscription {
 
   constructor(
     private readonly handler: BusHandler,
+    readonly route: number,
     private readonly unsubscribe: () => void,
   ) {}
 
@@ -66,15 +69,15 @@ export class MemoryBus implements MessageBus {
 
   constructor(private readonly topic: MemoryTopic = new MemoryTopic()) {}
 
-  async start(handler: BusHandler): Promise<void> {
+  async start(handler: BusHandler, route: number): Promise<void> {
     if (this.subscription !== undefined || this.stopped) throw new Error('MemoryBus.start called twice');
-    this.subscription = this.topic.subscribe(handler);
+    this.subscription = this.topic.subscribe(handler, route);
   }
 
-  publish(message: StoredMessage): Promise<void> {
+  publish(message: StoredMessage, routes: Routes): Promise<void> {
     if (this.stopped) return Promise.reject(new BusUnavailableError('bus stopped'));
     if (this.subscription === undefined) return Promise.reject(new BusUnavailableError('bus not started'));
-    this.topic.append(message);
+    this.topic.append(message, routes);
     return Promise.resolve();
   }
 

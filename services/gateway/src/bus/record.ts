@@ -1,6 +1,7 @@
 /**
- * The wire form of a bus record: key = recipient (one recipient's messages share a partition and
- * so keep their order), value = the StoredMessage as JSON. Records come from the network, so they
+ * The wire form of a bus record: key = recipient, value = the StoredMessage as JSON, produced to
+ * the partition of each route that holds a session of the recipient (a route's records keep the
+ * order they were published in; live.ts orders by seq what several gateways publish). Records come from the network, so they
  * are parsed with zod, never cast.
  */
 import { z } from 'zod';
@@ -18,11 +19,19 @@ const storedMessageSchema = z.object({
 export interface OutboundRecord {
   key: string;
   value: string;
+  /** The route (partition) it is produced to; absent, the producer picks one by key. */
+  partition?: number;
 }
 
-/** Serialises once; the string is what the producer sends. */
+/** One record keyed by recipient, its partition left to the producer's partitioner. */
 export function encodeRecord(message: StoredMessage): OutboundRecord {
   return { key: message.to, value: JSON.stringify(message) };
+}
+
+/** Serialises once, whatever the number of routes; the string is what the producer sends. */
+export function encodeRecords(message: StoredMessage, partitions: readonly number[]): OutboundRecord[] {
+  const value = JSON.stringify(message);
+  return partitions.map((partition) => ({ key: message.to, value, partition }));
 }
 
 export type DecodeResult = { ok: true; message: StoredMessage } | { ok: false; reason: string };

@@ -15,7 +15,11 @@
 -- ARGV[6] mailbox retention, seconds (counted from the newest accepted message)
 -- ARGV[7] idempotency TTL, seconds
 -- ARGV[8] recipient user id (kept in the idempotency record)
--- Returns {'duplicate', recordJson} | {'mailbox_full'} | {'stored', seq, online (0|1)}
+-- ARGV[9] the accepting gateway's exclusive route, or -1: when every live session of the recipient
+--         is reached through it, the message is delivered in process and the cid settles as 'sent'
+-- Returns {'duplicate', recordJson} | {'mailbox_full'} | {'stored', seq, online (0|1), route...}
+-- where the routes are those of the recipient's live sessions, each once. Session members are
+-- `<route>|<gatewayId>|<sessionId>`.
 --
 -- Cluster caveat: with a cid, KEYS[1] lives in the SENDER's hash slot and KEYS[2..5] in the
 -- recipient's, so on Redis Cluster this script fails with CROSSSLOT unless sender == recipient.
@@ -45,12 +49,32 @@ redis.call('EXPIRE', KEYS[3], ARGV[6])
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local online = redis.call('ZCOUNT', KEYS[5], '(' .. string.format('%d', now), '+inf') > 0
+local live = redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. string.format('%d', now), '+inf')
+local online = #live > 0
+local reply = { 'stored', seq, online and 1 or 0 }
+local localRoute = tonumber(ARGV[9])
+local allLocal = online
+local seen = {}
+for _, member in ipairs(live) do
+  local route = tonumber(string.match(member, '^(%d+)|'))
+  if route ~= nil and not seen[route] then
+    seen[route] = true
+    reply[#reply + 1] = route
+    if route ~= localRoute then
+      allLocal = false
+    end
+  end
+end
 
 if hasCid then
   -- 'pending' until the gateway settles the publish (settle-status.lua): a repeat that finds it
   -- pending publishes the message again, in case the first gateway died before publishing.
-  local status = online and 'pending' or 'queued'
+  local status = 'queued'
+  if allLocal then
+    status = 'sent'
+  elseif online then
+    status = 'pending'
+  end
   -- Built by hand, not cjson.encode: cjson prints numbers with 14 significant digits.
   -- Status stays the last field: settle-status.lua rewrites it by suffix.
   local record = '{"id":' .. cjson.encode(ARGV[2]) .. ',"ts":' .. ARGV[3] .. ',"to":' .. cjson.encode(ARGV[8])
@@ -58,4 +82,4 @@ if hasCid then
   redis.call('SET', KEYS[1], record, 'EX', ARGV[7])
 end
 
-return { 'stored', seq, online and 1 or 0 }
+return reply

@@ -1,6 +1,6 @@
 /** Helpers shared by the MailboxStore contract suites (*.contract.ts). Test-only code. */
 import { randomUUID } from 'node:crypto';
-import type { AcceptRequest, AcceptResult, MailboxStore, StoreLimits } from './store';
+import type { AcceptRequest, AcceptResult, GatewayRef, MailboxStore, StoreLimits } from './store';
 
 /** Short enough to watch a lease end within a test, long enough to survive a busy event loop. */
 export const SHORT_LEASE_MS = 300;
@@ -40,4 +40,9 @@ export async function waitFor(what: string, check: () => Promise<boolean>, deadl
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A gateway as the store sees it; tests name gateways and let them share route 0 unless they care. */
+export function gw(id: string, route = 0): GatewayRef {
+  return { id, route };
 }

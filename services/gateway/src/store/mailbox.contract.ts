@@ -1,5 +1,5 @@
 /** Contract: mailbox order, acks, caps and idempotency. Registered by store.contract.ts. */
-import { acceptStored, freshUser, request, StoreWith, TIMED_TEST_MS, waitFor } from './contract-support';
+import { acceptStored, freshUser, gw, request, StoreWith, TIMED_TEST_MS, waitFor } from './contract-support';
 
 export function registerMailboxTests(storeWith: StoreWith): void {
   it('stores an accepted message exactly as sent and reads it back', async () => {
@@ -127,7 +127,7 @@ export function registerIdempotencyTests(storeWith: StoreWith): void {
   it("remembers pending while an online recipient's publish is unsettled, then what was settled", async () => {
     const store = await storeWith();
     const [alice, bob] = [freshUser('alice'), freshUser('bob')];
-    await store.openSession({ user: bob, sessionId: 's1' }, 'gw-a');
+    await store.openSession({ user: bob, sessionId: 's1' }, gw('gw-a'));
     const first = await acceptStored(store, request(alice, bob, { cid: 'c-on' }));
     expect(first.online).toBe(true);
     const repeat = await store.accept(request(alice, bob, { cid: 'c-on' }));
@@ -164,7 +164,7 @@ export function registerIdempotencyTests(storeWith: StoreWith): void {
   it('settleStatus rewrites the status that repeats answer', async () => {
     const store = await storeWith();
     const [alice, bob] = [freshUser('alice'), freshUser('bob')];
-    await store.openSession({ user: bob, sessionId: 's1' }, 'gw-a');
+    await store.openSession({ user: bob, sessionId: 's1' }, gw('gw-a'));
     const first = await acceptStored(store, request(alice, bob, { cid: 'c-settle' }));
     await store.settleStatus(alice, 'c-settle', 'queued');
     const repeat = await store.accept(request(alice, bob, { cid: 'c-settle' }));

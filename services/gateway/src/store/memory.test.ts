@@ -1,5 +1,6 @@
 import { MemoryStore } from './memory';
 import { describeMailboxStoreContract } from './store.contract';
+import { gw } from './contract-support';
 
 describeMailboxStoreContract('MemoryStore', async (limits) => ({
   store: new MemoryStore({ limits }),
@@ -17,7 +18,7 @@ describe('MemoryStore with an injected clock', () => {
       maxConnectionsPerUser: 1,
     };
     const store = new MemoryStore({ limits, now: () => now });
-    await store.openSession({ user: 'bob', sessionId: 's1' }, 'gw');
+    await store.openSession({ user: 'bob', sessionId: 's1' }, gw('gw'));
     const first = await store.accept({ id: 'm1', from: 'alice', to: 'bob', body: 'x', ts: 1, cid: 'c' });
     expect(first).toMatchObject({ kind: 'stored', online: true });
 

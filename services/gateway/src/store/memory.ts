@@ -8,8 +8,10 @@ import type {
   IdempotentStatus,
   AcceptRequest,
   AcceptResult,
+  GatewayRef,
   MailboxStore,
   OpenSessionResult,
+  RouteClaim,
   SessionRef,
   StoreLimits,
   StoredMessage,
@@ -38,8 +40,10 @@ export class MemoryStore implements MailboxStore {
   private readonly seqs = new Map<string, number>();
   /** Keyed by sender and cid; insertion order = expiry order, as every record has the same TTL. */
   private readonly idempotency = new Map<string, IdempotencyRecord>();
-  /** user -> (gatewayId|sessionId -> lease expiry). */
+  /** user -> (route|gatewayId|sessionId -> lease expiry). */
   private readonly sessions = new Map<string, Map<string, number>>();
+  /** route -> its gateway and lease expiry (claimRoute). */
+  private readonly routes = new Map<number, { gatewayId: string; expiresAt: number }>();
 
   constructor(options: MemoryStoreOptions) {
     this.limits = options.limits;
@@ -69,14 +73,17 @@ export class MemoryStore implements MailboxStore {
     const message: StoredMessage = { id, from, to, body, ts, seq };
     mailbox.delete(id);
     mailbox.set(id, message);
-    const online = this.onlineCount(to, now) > 0;
+    const routes = this.liveRoutes(to, now);
+    const online = routes.length > 0;
     if (idemKey !== undefined) {
       // delete first so the record moves to the end and the expiry order holds.
       this.idempotency.delete(idemKey);
       const expiresAt = now + this.limits.idempotencyTtlSeconds * 1000;
-      this.idempotency.set(idemKey, { id, ts, to, status: online ? 'pending' : 'queued', expiresAt });
+      const allLocal = online && routes.every((route) => route === request.localRoute);
+      const status = allLocal ? 'sent' : online ? 'pending' : 'queued';
+      this.idempotency.set(idemKey, { id, ts, to, status, expiresAt });
     }
-    return { kind: 'stored', message: { ...message }, online };
+    return { kind: 'stored', message: { ...message }, online, routes };
   }
 
   async settleStatus(from: string, cid: string, status: 'sent' | 'queued'): Promise<void> {
@@ -112,13 +119,13 @@ export class MemoryStore implements MailboxStore {
     return this.mailboxes.get(user)?.size ?? 0;
   }
 
-  async openSession(session: SessionRef, gatewayId: string): Promise<OpenSessionResult> {
+  async openSession(session: SessionRef, gateway: GatewayRef): Promise<OpenSessionResult> {
     const now = this.now();
     const leases = this.leases(session.user);
     for (const [member, expiresAt] of leases) {
       if (expiresAt <= now) leases.delete(member);
     }
-    const member = sessionMember(session, gatewayId);
+    const member = sessionMember(session, gateway);
     if (!leases.has(member) && leases.size >= this.limits.maxConnectionsPerUser) {
       return { kind: 'too_many_connections' };
     }
@@ -127,17 +134,42 @@ export class MemoryStore implements MailboxStore {
   }
 
   /** Like renew-session.lua: a held session whose lease lapsed is restored. */
-  async renewSessions(sessions: readonly SessionRef[], gatewayId: string): Promise<void> {
+  async renewSessions(sessions: readonly SessionRef[], gateway: GatewayRef): Promise<void> {
     const expiresAt = this.now() + this.limits.presenceLeaseMs;
-    for (const session of sessions)
-      this.leases(session.user).set(sessionMember(session, gatewayId), expiresAt);
+    for (const session of sessions) this.leases(session.user).set(sessionMember(session, gateway), expiresAt);
   }
 
-  async closeSession(session: SessionRef, gatewayId: string): Promise<void> {
+  async closeSession(session: SessionRef, gateway: GatewayRef): Promise<void> {
     const leases = this.sessions.get(session.user);
     if (leases === undefined) return;
-    leases.delete(sessionMember(session, gatewayId));
+    leases.delete(sessionMember(session, gateway));
     if (leases.size === 0) this.sessions.delete(session.user);
+  }
+
+  /** Like claim-route.lua. */
+  async claimRoute(gatewayId: string, routes: number, leaseMs: number, current = -1): Promise<RouteClaim> {
+    const now = this.now();
+    const holder = (route: number): string | undefined => {
+      const claim = this.routes.get(route);
+      return claim !== undefined && claim.expiresAt > now ? claim.gatewayId : undefined;
+    };
+    const take = (route: number): RouteClaim => {
+      this.routes.set(route, { gatewayId, expiresAt: now + leaseMs });
+      return { route, exclusive: true };
+    };
+    if (current >= 0) {
+      const owner = holder(current);
+      return owner === undefined || owner === gatewayId
+        ? take(current)
+        : { route: current, exclusive: false };
+    }
+    for (let route = 0; route < routes; route += 1) {
+      const owner = holder(route);
+      if (owner === undefined || owner === gatewayId) return take(route);
+    }
+    let hash = 0;
+    for (let i = 0; i < gatewayId.length; i += 1) hash = (hash * 31 + gatewayId.charCodeAt(i)) % 2147483647;
+    return { route: hash % routes, exclusive: false };
   }
 
   async presence(users: readonly string[]): Promise<Map<string, boolean>> {
@@ -177,6 +209,14 @@ export class MemoryStore implements MailboxStore {
     return count;
   }
 
+  private liveRoutes(user: string, now: number): number[] {
+    const routes = new Set<number>();
+    for (const [member, expiresAt] of this.sessions.get(user) ?? []) {
+      if (expiresAt > now) routes.add(Number(member.slice(0, member.indexOf('|'))));
+    }
+    return [...routes];
+  }
+
   /** Amortised O(1): records expire in insertion order, so stop at the first live one. */
   private forgetExpiredIdempotency(now: number): void {
     for (const [key, record] of this.idempotency) {
@@ -190,6 +230,6 @@ function idempotencyKey(sender: string, cid: string): string {
   return `${sender}\u0000${cid}`;
 }
 
-function sessionMember(session: SessionRef, gatewayId: string): string {
-  return `${gatewayId}|${session.sessionId}`;
+function sessionMember(session: SessionRef, gateway: GatewayRef): string {
+  return `${gateway.route}|${gateway.id}|${session.sessionId}`;
 }

@@ -3,7 +3,7 @@
  * script version or a corrupted key could put anything there), so every reply is checked.
  */
 import { z } from 'zod';
-import type { AcceptResult, StoredMessage } from './store';
+import type { AcceptResult, RouteClaim, StoredMessage } from './store';
 
 const storedMessageSchema = z.object({
   id: z.string(),
@@ -22,7 +22,9 @@ const idempotencyRecordSchema = z.object({
 });
 
 const acceptReplySchema = z.union([
-  z.tuple([z.literal('stored'), z.number().int().positive(), z.union([z.literal(0), z.literal(1)])]),
+  z
+    .tuple([z.literal('stored'), z.number().int().positive(), z.union([z.literal(0), z.literal(1)])])
+    .rest(z.number().int().nonnegative()),
   z.tuple([z.literal('duplicate'), z.string()]),
   z.tuple([z.literal('mailbox_full')]),
 ]);
@@ -42,8 +44,10 @@ function parseJson<T>(schema: z.ZodType<T>, text: string, what: string): T {
 export function parseAcceptReply(reply: unknown, message: Omit<StoredMessage, 'seq'>): AcceptResult {
   const parsed = acceptReplySchema.parse(reply);
   switch (parsed[0]) {
-    case 'stored':
-      return { kind: 'stored', message: { ...message, seq: parsed[1] }, online: parsed[2] === 1 };
+    case 'stored': {
+      const [, seq, online, ...routes] = parsed;
+      return { kind: 'stored', message: { ...message, seq }, online: online === 1, routes };
+    }
     case 'duplicate':
       return { kind: 'duplicate', ...parseJson(idempotencyRecordSchema, parsed[1], 'idempotency record') };
     case 'mailbox_full':
@@ -70,4 +74,11 @@ const openSessionSchema = z.number().int().gte(-1);
 /** open-session.lua: the user's current seq, or -1 when the user holds the maximum of sessions. */
 export function parseOpenSessionReply(reply: unknown): number {
   return openSessionSchema.parse(reply);
+}
+
+const routeClaimSchema = z.tuple([z.number().int().nonnegative(), z.union([z.literal(0), z.literal(1)])]);
+
+export function parseRouteClaim(reply: unknown): RouteClaim {
+  const [route, exclusive] = routeClaimSchema.parse(reply);
+  return { route, exclusive: exclusive === 1 };
 }

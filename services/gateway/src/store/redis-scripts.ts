@@ -19,6 +19,7 @@ declare module 'ioredis' {
     postboxOpenSession(...keysAndArgs: Arg[]): Result<unknown, Context>;
     postboxRenewSession(...keysAndArgs: Arg[]): Result<unknown, Context>;
     postboxPresence(...keysAndArgs: Arg[]): Result<unknown, Context>;
+    postboxClaimRoute(...keysAndArgs: Arg[]): Result<unknown, Context>;
   }
 }
 
@@ -30,6 +31,7 @@ const scripts = [
   { name: 'postboxOpenSession', file: 'open-session.lua', numberOfKeys: 2 },
   { name: 'postboxRenewSession', file: 'renew-session.lua', numberOfKeys: 1 },
   { name: 'postboxPresence', file: 'presence.lua', numberOfKeys: 1 },
+  { name: 'postboxClaimRoute', file: 'claim-route.lua', numberOfKeys: 1 },
 ] as const;
 
 /** Idempotent: redefining a command with the same script on a shared client is harmless. */

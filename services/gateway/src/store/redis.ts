@@ -5,7 +5,8 @@
  *   …:mbox      ZSET score = seq, member = message id
  *   …:msgs      HASH id -> StoredMessage JSON
  *   …:seq       STRING counter, never expires
- *   …:sessions  ZSET member = `${gatewayId}|${sessionId}`, score = lease expiry (Redis server ms)
+ *   …:sessions  ZSET member = `${route}|${gatewayId}|${sessionId}`, score = lease expiry (Redis server ms)
+ *   ${prefix}:{routes}  HASH route -> `${gatewayId}|${lease expiry}` (claim-route.lua)
  *   …:idem:cid  STRING {id, ts, status} JSON, EX idempotencyTtlSeconds (in the SENDER's slot)
  *
  * Errors (Redis down, script errors, malformed replies) reject: the gateway answers `unavailable`.
@@ -20,12 +21,15 @@ import {
   parseMessage,
   parseMessages,
   parseOpenSessionReply,
+  parseRouteClaim,
 } from './redis-replies';
 import type {
   AcceptRequest,
   AcceptResult,
+  GatewayRef,
   MailboxStore,
   OpenSessionResult,
+  RouteClaim,
   SessionRef,
   StoreLimits,
   StoredMessage,
@@ -77,6 +81,7 @@ export class RedisStore implements MailboxStore {
       this.limits.mailboxRetentionSeconds,
       this.limits.idempotencyTtlSeconds,
       to,
+      request.localRoute ?? -1,
     );
     return parseAcceptReply(reply, message);
   }
@@ -106,11 +111,11 @@ export class RedisStore implements MailboxStore {
     return this.redis.zcard(`${this.userKey(user)}:mbox`);
   }
 
-  async openSession(session: SessionRef, gatewayId: string): Promise<OpenSessionResult> {
+  async openSession(session: SessionRef, gateway: GatewayRef): Promise<OpenSessionResult> {
     const reply = await this.redis.postboxOpenSession(
       this.sessionsKey(session.user),
       `${this.userKey(session.user)}:seq`,
-      sessionMember(session, gatewayId),
+      sessionMember(session, gateway),
       this.limits.presenceLeaseMs,
       this.limits.maxConnectionsPerUser,
     );
@@ -122,21 +127,32 @@ export class RedisStore implements MailboxStore {
    * One script call per session, all issued in the same tick: auto-pipelining sends them as one
    * batch, so 10,000 sessions cost one write and a few ms of Redis time, not 10,000 round trips.
    */
-  async renewSessions(sessions: readonly SessionRef[], gatewayId: string): Promise<void> {
+  async renewSessions(sessions: readonly SessionRef[], gateway: GatewayRef): Promise<void> {
     const lease = this.limits.presenceLeaseMs;
     await Promise.all(
       sessions.map((session) =>
         this.redis.postboxRenewSession(
           this.sessionsKey(session.user),
-          sessionMember(session, gatewayId),
+          sessionMember(session, gateway),
           lease,
         ),
       ),
     );
   }
 
-  async closeSession(session: SessionRef, gatewayId: string): Promise<void> {
-    await this.redis.zrem(this.sessionsKey(session.user), sessionMember(session, gatewayId));
+  async closeSession(session: SessionRef, gateway: GatewayRef): Promise<void> {
+    await this.redis.zrem(this.sessionsKey(session.user), sessionMember(session, gateway));
+  }
+
+  async claimRoute(gatewayId: string, routes: number, leaseMs: number, current = -1): Promise<RouteClaim> {
+    const reply = await this.redis.postboxClaimRoute(
+      `${this.prefix}:{routes}`,
+      gatewayId,
+      routes,
+      leaseMs,
+      current,
+    );
+    return parseRouteClaim(reply);
   }
 
   async presence(users: readonly string[]): Promise<Map<string, boolean>> {
@@ -181,8 +197,9 @@ export class RedisStore implements MailboxStore {
   }
 }
 
-function sessionMember(session: SessionRef, gatewayId: string): string {
-  return `${gatewayId}|${session.sessionId}`;
+/** accept.lua reads the route back from the member's first field. */
+function sessionMember(session: SessionRef, gateway: GatewayRef): string {
+  return `${gateway.route}|${gateway.id}|${session.sessionId}`;
 }
 
 /** EXPIRE 0 deletes a key and a zero lease is instant offline: refuse such limits at startup. */

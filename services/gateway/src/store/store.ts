@@ -24,6 +24,12 @@ export interface AcceptRequest {
   ts: number;
   /** Idempotency key, scoped to the sender, remembered for `idempotencyTtlSeconds`. */
   cid?: string;
+  /**
+   * The accepting gateway's route when no other gateway shares it. A recipient whose live
+   * sessions all sit on that route is delivered in process, with nothing left to publish, so the
+   * cid is remembered as `sent` at once (no settle).
+   */
+  localRoute?: number;
 }
 
 /**
@@ -35,8 +41,11 @@ export interface AcceptRequest {
 export type IdempotentStatus = 'pending' | 'sent' | 'queued';
 
 export type AcceptResult =
-  /** Stored. `online` tells whether the recipient held a live session lease at that instant. */
-  | { kind: 'stored'; message: StoredMessage; online: boolean }
+  /**
+   * Stored. `online` tells whether the recipient held a live session lease at that instant, and
+   * `routes` which gateway routes (bus partitions) those sessions are reached through, each once.
+   */
+  | { kind: 'stored'; message: StoredMessage; online: boolean; routes: number[] }
   /** The sender used this cid before: the first send's answer, nothing stored again. */
   | { kind: 'duplicate'; id: string; ts: number; to: string; status: IdempotentStatus }
   | { kind: 'mailbox_full' };
@@ -47,6 +56,21 @@ export type OpenSessionResult =
    * published live; every earlier one is in the mailbox or was acknowledged.
    */
   { kind: 'opened'; seq: number } | { kind: 'too_many_connections' };
+
+/**
+ * A gateway as sessions are registered under it: its id and its route, the bus partition it
+ * consumes (see `claimRoute`). Live messages for a session go to its gateway's route only.
+ */
+export interface GatewayRef {
+  id: string;
+  route: number;
+}
+
+/** A gateway's claim on a route: `exclusive` when no other live gateway holds the same one. */
+export interface RouteClaim {
+  route: number;
+  exclusive: boolean;
+}
 
 export interface SessionRef {
   user: string;
@@ -79,10 +103,17 @@ export interface MailboxStore {
   mailboxDepth(user: string): Promise<number>;
 
   /** Registers a session with a fresh lease, unless the user already holds the maximum. */
-  openSession(session: SessionRef, gatewayId: string): Promise<OpenSessionResult>;
+  openSession(session: SessionRef, gateway: GatewayRef): Promise<OpenSessionResult>;
   /** Extends the leases of many sessions in one round trip. */
-  renewSessions(sessions: readonly SessionRef[], gatewayId: string): Promise<void>;
-  closeSession(session: SessionRef, gatewayId: string): Promise<void>;
+  renewSessions(sessions: readonly SessionRef[], gateway: GatewayRef): Promise<void>;
+  closeSession(session: SessionRef, gateway: GatewayRef): Promise<void>;
+  /**
+   * Claims (or renews, with `current`) a route in [0, routes) for this gateway, with a lease of
+   * `leaseMs`: a free or expired one when there is one, else a shared one (`exclusive` false).
+   * A renewal keeps `current` even when another gateway took it meanwhile (then not exclusive):
+   * a gateway's route never changes while it runs, since its sessions are registered under it.
+   */
+  claimRoute(gatewayId: string, routes: number, leaseMs: number, current?: number): Promise<RouteClaim>;
   /** Which of these users hold at least one unexpired lease. Duplicates allowed. */
   presence(users: readonly string[]): Promise<Map<string, boolean>>;
 
