@@ -30,7 +30,7 @@ export const gatewayEnvShape = z.object({
     .string()
     .regex(/^[A-Za-z0-9._-]{1,200}$/, 'expected a Kafka topic name')
     .default('postbox.messages'),
-  KAFKA_PARTITIONS: env.int(6, 1, 10_000),
+  KAFKA_PARTITIONS: env.int(32, 1, 10_000),
   KAFKA_REPLICATION_FACTOR: env.int(1, 1, 10),
   KAFKA_LINGER_MS: env.int(2, 0, 1000),
   KAFKA_BATCH_MAX: env.int(500, 1, 100_000),
