@@ -145,6 +145,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       route.stop();
       await busStarted.cancel();
       await bus.stop();
+      await router.flushAcks();
       await closeStore();
       logger.info('gateway stopped');
     })();

@@ -16,6 +16,7 @@ import {
   type ServerFrame,
 } from '@postbox/protocol';
 import type { Logger } from '@postbox/logger';
+import { AckBatcher } from './acks';
 import type { MessageBus, Routes } from './bus/bus';
 import type { MonotonicUlid } from './ids';
 import type { GatewayMetrics } from './metrics';
@@ -35,6 +36,8 @@ export interface LiveRouting {
 }
 
 export class Router {
+  private readonly acks: AckBatcher;
+
   constructor(
     private readonly store: MailboxStore,
     private readonly bus: MessageBus,
@@ -43,7 +46,14 @@ export class Router {
     private readonly logger: Logger,
     private readonly settings: RouterSettings,
     private readonly routing: LiveRouting,
-  ) {}
+  ) {
+    this.acks = new AckBatcher(store, logger);
+  }
+
+  /** Shutdown, before the store closes: sends the acks gathered this turn and waits for them. */
+  flushAcks(): Promise<void> {
+    return this.acks.drain();
+  }
 
   /** A text frame, or `undefined` for a binary one (refused as `invalid_frame`). */
   handle(session: Session, text: string | undefined): void {
@@ -195,12 +205,10 @@ export class Router {
     }
   }
 
+  /** Acks have no reply: gathered per turn and user, one store call each (acks.ts). */
   private ack(session: Session, frame: AckFrame): void {
     this.metrics.acks.inc(frame.ids.length);
-    this.store.ack(session.user, frame.ids).catch((err: unknown) => {
-      // Acks have no reply; an ack lost here only means a redelivery on the next connection.
-      this.logger.warn({ err, user: session.user }, 'ack failed');
-    });
+    this.acks.add(session.user, frame.ids);
   }
 
   private async presence(frame: PresenceQueryFrame): Promise<ServerFrame> {
