@@ -37,6 +37,20 @@ export class SendBudget {
     this.bytes -= size;
     return true;
   }
+
+  /**
+   * After `take` refused a send of `size` bytes at `now`: milliseconds until both buckets hold
+   * enough for it (at least 1); undefined when the bytes bucket can never hold it.
+   */
+  retryAfterMs(size: number, now: number): number | undefined {
+    const { sendsPerSecond, bytesPerSecond } = this.settings;
+    if (size > bytesPerSecond) return undefined;
+    const elapsed = Math.max(0, now - this.refilledAt) / 1000;
+    const sendsShort = 1 - (this.sends + elapsed * sendsPerSecond);
+    const bytesShort = size - (this.bytes + elapsed * bytesPerSecond);
+    const seconds = Math.max(sendsShort / sendsPerSecond, bytesShort / bytesPerSecond);
+    return Math.max(1, Math.ceil(seconds * 1000));
+  }
 }
 
 export class InvalidFrameWindow {

@@ -6,6 +6,7 @@ import Redis from 'ioredis';
 import { ConfigError, gatewayEnvSchema, loadConfig, type GatewayConfig } from '@postbox/config';
 import { createLogger, type Logger } from '@postbox/logger';
 import { Defaults } from '@postbox/protocol';
+import { Admission } from './admission';
 import { TokenVerifier } from './auth/tokens';
 import type { MessageBus } from './bus/bus';
 import { KafkaBus } from './bus/kafka';
@@ -94,7 +95,13 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     new MonotonicUlid(),
     metrics,
     logger,
-    { maxBodyBytes: config.MAX_BODY_BYTES },
+    {
+      maxBodyBytes: config.MAX_BODY_BYTES,
+      admission: new Admission({
+        maxInflight: config.MAX_INFLIGHT_SENDS,
+        targetMs: config.OVERLOAD_TARGET_MS,
+      }),
+    },
     { localRoute: () => route.localRoute, deliverLocal: delivery.deliverLocal },
   );
   const gateway = new Gateway(

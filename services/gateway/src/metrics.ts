@@ -49,6 +49,12 @@ export class GatewayMetrics {
     labelNames: ['code'],
     registers: [this.registry],
   });
+  readonly sendsRefused = new Counter({
+    name: 'postbox_sends_refused_total',
+    help: 'Sends refused with rate_limited before any work, by reason (connection_rate, in_flight, behind)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly closes = new Counter({
     name: 'postbox_closes_total',
     help: 'Sessions closed, by close code',
@@ -125,6 +131,10 @@ export class GatewayMetrics {
   readonly deliveredLive = this.delivered.labels('live');
   readonly deliveredMailbox = this.delivered.labels('mailbox');
   readonly acceptLatency = this.storeLatency.labels('accept');
+  readonly refusedConnectionRate = this.sendsRefused.labels('connection_rate');
+  readonly refusedInFlight = this.sendsRefused.labels('in_flight');
+  readonly refusedBehind = this.sendsRefused.labels('behind');
+  readonly errorsRateLimited = this.errors.labels('rate_limited');
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'postbox_gateway_' });

@@ -17,6 +17,7 @@ import {
 } from '@postbox/protocol';
 import type { Logger } from '@postbox/logger';
 import { AckBatcher } from './acks';
+import { Refusal, type Admission } from './admission';
 import type { MessageBus, Routes } from './bus/bus';
 import type { MonotonicUlid } from './ids';
 import type { GatewayMetrics } from './metrics';
@@ -25,6 +26,8 @@ import type { MailboxStore, StoredMessage } from './store/store';
 
 export interface RouterSettings {
   maxBodyBytes: number;
+  /** Gateway-wide bound on sends in flight, consulted before each send; none in unit tests. */
+  admission?: Admission;
 }
 
 /** Where live copies go: this gateway's own sessions in process, others through the bus. */
@@ -83,14 +86,45 @@ export class Router {
   }
 
   private send(session: Session, frame: SendFrame, size: number): void {
-    if (!session.budget.take(size, Date.now())) {
+    const admission = this.settings.admission;
+    const ticket = admission === undefined ? 0 : admission.admit();
+    if (ticket < 0) {
+      this.refuseOverload(session, frame.cid, ticket === Refusal.Behind);
+      return;
+    }
+    const now = Date.now();
+    if (!session.budget.take(size, now)) {
+      admission?.finish(ticket);
+      this.metrics.refusedConnectionRate.inc();
+      const retryAfterMs = session.budget.retryAfterMs(size, now);
       this.answerError(
         session,
-        error(ErrorCode.RateLimited, 'too many sends: slow down and retry', frame.cid),
+        error(ErrorCode.RateLimited, 'too many sends: slow down and retry', frame.cid, retryAfterMs),
       );
       return;
     }
-    session.answerInOrder(this.guard(this.accept(session, frame), frame.cid));
+    const answer = this.guard(this.accept(session, frame), frame.cid);
+    // `guard` never rejects: every admitted send is finished exactly once, whatever its answer.
+    if (admission !== undefined) void answer.then(() => admission.finish(ticket));
+    session.answerInOrder(answer);
+  }
+
+  /**
+   * The gateway is past its capacity (admission.ts): refused before any Redis work, with one
+   * small frame, so refusing stays cheap however many sends arrive (docs/protocol.md, Overload).
+   */
+  private refuseOverload(session: Session, cid: string | undefined, behind: boolean): void {
+    (behind ? this.metrics.refusedBehind : this.metrics.refusedInFlight).inc();
+    this.metrics.errorsRateLimited.inc();
+    const retryAfterMs = this.settings.admission?.retryAfterMs;
+    session.answerInOrder(
+      error(
+        ErrorCode.RateLimited,
+        'the gateway is at capacity: not accepted, retry later',
+        cid,
+        retryAfterMs,
+      ),
+    );
   }
 
   private async accept(session: Session, frame: SendFrame): Promise<ServerFrame> {
@@ -252,8 +286,10 @@ export class Router {
   }
 }
 
-function error(code: ErrorFrame['code'], message: string, cid?: string): ErrorFrame {
-  return cid === undefined ? { type: 'error', code, message } : { type: 'error', code, message, cid };
+function error(code: ErrorFrame['code'], message: string, cid?: string, retryAfterMs?: number): ErrorFrame {
+  const frame: ErrorFrame =
+    cid === undefined ? { type: 'error', code, message } : { type: 'error', code, message, cid };
+  return retryAfterMs === undefined ? frame : { ...frame, retryAfterMs };
 }
 
 function withCid<T extends { type: 'accepted' }>(frame: T, cid: string | undefined): T & { cid?: string } {
