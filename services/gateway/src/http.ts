@@ -3,6 +3,7 @@ import type { MessageBus } from './bus/bus';
 import { MemoryBus } from './bus/memory';
 import type { Gateway } from './gateway';
 import type { GatewayMetrics } from './metrics';
+import type { StoreReadiness } from './readiness';
 import { MemoryStore } from './store/memory';
 import type { MailboxStore } from './store/store';
 import type { HttpReply } from './transport/uws';
@@ -18,13 +19,15 @@ export function httpRoutes(parts: {
   store: MailboxStore;
   bus: MessageBus;
   metrics: GatewayMetrics;
+  /** Judges ping outcomes, shared with the probe loop: one slow PONG under load is not an outage. */
+  readiness: StoreReadiness;
   gatewayId: string;
 }): Record<string, () => Promise<HttpReply> | HttpReply> {
-  const { gateway, store, bus, metrics, gatewayId } = parts;
+  const { gateway, store, bus, metrics, readiness, gatewayId } = parts;
   return {
     '/healthz': () => json(200, { status: 'ok', gateway: gatewayId }),
     '/readyz': async () => {
-      const storeUp = await store.ping();
+      const storeUp = readiness.pinged(await store.ping());
       gateway.setStoreReachable(storeUp);
       const busUp = bus.isReady();
       const ready = storeUp && busUp && !gateway.isDraining;

@@ -19,6 +19,7 @@ import { httpRoutes } from './http';
 import { MonotonicUlid } from './ids';
 import { GatewayMetrics } from './metrics';
 import { Outbox } from './outbox';
+import { StoreReadiness } from './readiness';
 import { GatewayRoute } from './route';
 import { Router } from './router';
 import { SessionRegistry } from './sessions';
@@ -35,6 +36,8 @@ const LIVE_MAX_HELD = 1000;
 const CATCH_UP_BATCH = 200;
 /** How often the bus's readiness is sampled to notice it coming back. */
 const BUS_WATCH_MS = 200;
+/** Failed Redis pings in a row before /readyz says Redis is down (readiness.ts). */
+const STORE_FAILED_PINGS_TO_DOWN = 3;
 
 export interface RunningGateway {
   port: number;
@@ -115,6 +118,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     { store, bus, tokens, sessions, router, delivery, metrics, logger, route },
   );
 
+  const readiness = new StoreReadiness(STORE_FAILED_PINGS_TO_DOWN);
   const busStarted = startBusWithRetry(bus, route, delivery.onBusMessages, logger);
   const transport = await startTransport(
     {
@@ -126,7 +130,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     },
     {
       ...gateway.handlers(),
-      http: httpRoutes({ gateway, store, bus, metrics, gatewayId: config.GATEWAY_ID }),
+      http: httpRoutes({ gateway, store, bus, metrics, readiness, gatewayId: config.GATEWAY_ID }),
       httpPost,
     },
   );
@@ -137,7 +141,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       void sessions.renewLeases();
       route.renew().catch((err: unknown) => logger.warn({ err }, 'route lease renewal failed'));
     }, config.PRESENCE_RENEW_MS),
-    setInterval(() => void store.ping().then((ok) => gateway.setStoreReachable(ok)), 2000),
+    setInterval(() => void store.ping().then((ok) => gateway.setStoreReachable(readiness.pinged(ok))), 2000),
     watchBusRecovery(bus, () => void live.catchUp(sessions.all())),
   ];
   logger.info({ port: transport.port, gateway: config.GATEWAY_ID }, 'gateway listening on /ws');
