@@ -9,13 +9,11 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
-  AssignerProtocol,
   Kafka,
   KafkaJSError,
   logLevel,
   Partitioners,
   type Admin,
-  type PartitionAssigner,
   type Consumer,
   type EachBatchPayload,
   type Producer,
@@ -26,6 +24,7 @@ import type { BusHandler, MessageBus, Routes } from './bus';
 import { pinoLogCreator } from './kafka-log';
 import { PublishQueue, BusUnavailableError } from './publish-queue';
 import { decodeRecord, encodeRecords, type OutboundRecord } from './record';
+import { routeAssigner } from './route-assigner';
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -49,13 +48,20 @@ const JOIN_TIMEOUT_MS = 30_000;
 const LEADER_ATTEMPTS = 50;
 const LEADER_RETRY_MS = 100;
 const IDLE_FETCH_WAIT_MS = 500;
+const REVIVE_FIRST_MS = 500;
+const REVIVE_MAX_MS = 10_000;
 
 type TopicOffsets = Map<number, string>;
 
 export class KafkaBus implements MessageBus {
   private readonly admin: Admin;
   private readonly producer: Producer;
-  private readonly consumer: Consumer;
+  private readonly kafka: Kafka;
+  private readonly bootId = randomBytes(6).toString('hex');
+  /** Replaced by a fresh one when kafkajs gives up on it (a crash it will not restart). */
+  private consumer: Consumer;
+  private consumerGeneration = 0;
+  private reviving = false;
   private readonly queue: PublishQueue;
   private readonly log: Logger;
   private handler: BusHandler | undefined;
@@ -73,7 +79,7 @@ export class KafkaBus implements MessageBus {
 
   constructor(private readonly options: KafkaBusOptions) {
     this.log = options.logger.child({ component: 'bus', topic: options.topic });
-    const kafka = new Kafka({
+    const kafka = (this.kafka = new Kafka({
       clientId: options.clientId,
       brokers: options.brokers,
       connectionTimeout: 3_000,
@@ -81,16 +87,28 @@ export class KafkaBus implements MessageBus {
       retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 },
       logLevel: logLevel.WARN,
       logCreator: pinoLogCreator(this.log),
-    });
+    }));
     this.admin = kafka.admin();
     this.producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1, // kafkajs requires it for idempotence; it is also what keeps order
       createPartitioner: Partitioners.DefaultPartitioner, // Java-compatible murmur2 on the key
     });
-    const bootId = randomBytes(6).toString('hex');
-    this.consumer = kafka.consumer({
-      groupId: `postbox-gw-${options.gatewayId}-${bootId}`,
+    this.consumer = this.makeConsumer();
+    this.queue = new PublishQueue((records) => this.send(records), {
+      lingerMs: options.lingerMs,
+      batchMax: options.batchMax,
+      batchMaxBytes: MAX_BATCH_BYTES,
+      maxPending: MAX_PENDING_PUBLISHES,
+      failFastMs: FAIL_FAST_MS,
+    });
+    this.trackProducer();
+  }
+
+  private makeConsumer(): Consumer {
+    const generation = this.consumerGeneration++;
+    const consumer = this.kafka.consumer({
+      groupId: `postbox-gw-${this.options.gatewayId}-${this.bootId}${generation === 0 ? '' : `-${generation}`}`,
       sessionTimeout: 10_000,
       heartbeatInterval: 1_000,
       // A long poll: the broker answers as soon as one byte is there (minBytes), so this bounds
@@ -101,14 +119,8 @@ export class KafkaBus implements MessageBus {
       // Retriable crashes (broker restart) restart the consumer; it rejoins and reads from latest.
       retry: { retries: 3, initialRetryTime: 300, maxRetryTime: 3_000, restartOnFailure: async () => true },
     });
-    this.queue = new PublishQueue((records) => this.send(records), {
-      lingerMs: options.lingerMs,
-      batchMax: options.batchMax,
-      batchMaxBytes: MAX_BATCH_BYTES,
-      maxPending: MAX_PENDING_PUBLISHES,
-      failFastMs: FAIL_FAST_MS,
-    });
-    this.trackConnections();
+    this.trackConsumer(consumer);
+    return consumer;
   }
 
   /**
@@ -130,21 +142,58 @@ export class KafkaBus implements MessageBus {
       await this.admin.connect();
       await this.ensureTopic();
       await this.producer.connect();
-      await this.consumer.connect();
-      await this.consumer.subscribe({ topic: this.options.topic, fromBeginning: false });
-      const offsets = await this.endOffsets();
-      const joined = this.waitForFirstJoin(offsets);
-      // Awaited below; if `run` throws first, the failure is the one reported, not this one.
-      joined.catch(() => undefined);
-      await this.consumer.run({ autoCommit: false, eachBatch: (payload) => this.onBatch(payload) });
-      await joined;
-      this.log.info({ partitions: offsets.size }, 'bus started');
+      await this.startConsuming();
+      this.log.info({ route }, 'bus started');
     } catch (error) {
       // Not stopped: the caller may start again (main.ts retries while the broker is away).
       this.onFatalCrash?.(error instanceof Error ? error : new Error(String(error)));
       this.started = false;
       await this.disconnectAll();
       throw error;
+    }
+  }
+
+  /** Joins (a fresh group) with the route's partition pinned to the topic's current end. */
+  private async startConsuming(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.options.topic, fromBeginning: false });
+    const offsets = await this.endOffsets();
+    const joined = this.waitForFirstJoin(offsets);
+    // Awaited below; if `run` throws first, the failure is the one reported, not this one.
+    joined.catch(() => undefined);
+    await this.consumer.run({ autoCommit: false, eachBatch: (payload) => this.onBatch(payload) });
+    await joined;
+  }
+
+  /**
+   * kafkajs gave up on the consumer (e.g. "Failed to find group coordinator" while the broker
+   * restarts is not retriable): without this the gateway stayed unready until restarted. A fresh
+   * consumer starts from the topic's end; what was published meanwhile is in the mailboxes, and
+   * main.ts's catch-up reads it for connected sessions once the bus is ready again.
+   */
+  private async revive(): Promise<void> {
+    if (this.reviving) return;
+    this.reviving = true;
+    try {
+      for (
+        let waitMs = REVIVE_FIRST_MS;
+        this.stopping === undefined;
+        waitMs = Math.min(waitMs * 2, REVIVE_MAX_MS)
+      ) {
+        await delay(waitMs);
+        if (this.stopping !== undefined) return;
+        await this.consumer.disconnect().catch(() => undefined);
+        this.consumer = this.makeConsumer();
+        try {
+          await this.startConsuming();
+          this.log.info({ route: this.route }, 'bus consumer revived');
+          return;
+        } catch (error) {
+          this.log.warn({ err: error, retryInMs: waitMs * 2 }, 'bus consumer could not be revived yet');
+        }
+      }
+    } finally {
+      this.reviving = false;
     }
   }
 
@@ -254,14 +303,16 @@ export class KafkaBus implements MessageBus {
       );
       const done = (): void => {
         clearTimeout(timer);
-        this.pinOnJoin = undefined;
-        this.onFatalCrash = undefined;
+        // Only this wait's own hooks: a later attempt may have installed its own meanwhile.
+        if (this.pinOnJoin === pin) this.pinOnJoin = undefined;
+        if (this.onFatalCrash === fail) this.onFatalCrash = undefined;
       };
       const fail = (error: Error): void => {
         done();
         reject(error);
       };
-      this.pinOnJoin = { offsets, joined: () => (done(), resolve()) };
+      const pin = { offsets, joined: () => (done(), resolve()) };
+      this.pinOnJoin = pin;
       this.onFatalCrash = fail;
     });
   }
@@ -278,11 +329,17 @@ export class KafkaBus implements MessageBus {
     pin.joined();
   }
 
-  private trackConnections(): void {
-    const { producer, consumer } = this;
+  private trackProducer(): void {
+    const { producer } = this;
     producer.on(producer.events.CONNECT, () => (this.producerConnected = true));
     producer.on(producer.events.DISCONNECT, () => (this.producerConnected = false));
+  }
+
+  /** Events of a consumer that was replaced are ignored. */
+  private trackConsumer(consumer: Consumer): void {
+    const current = (): boolean => consumer === this.consumer;
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      if (!current()) return;
       this.consuming = true;
       try {
         this.pinStartOffsets(event.payload.memberAssignment);
@@ -291,17 +348,24 @@ export class KafkaBus implements MessageBus {
         this.onFatalCrash?.(error instanceof Error ? error : new Error(String(error)));
       }
     });
-    consumer.on(consumer.events.DISCONNECT, () => (this.consuming = false));
-    consumer.on(consumer.events.STOP, () => (this.consuming = false));
+    consumer.on(consumer.events.DISCONNECT, () => {
+      if (current()) this.consuming = false;
+    });
+    consumer.on(consumer.events.STOP, () => {
+      if (current()) this.consuming = false;
+    });
     consumer.on(consumer.events.CRASH, (event) => {
+      if (!current()) return;
       this.consuming = false;
       const { error, restart } = event.payload;
       if (restart) {
         this.log.warn({ err: error }, 'bus consumer crashed; kafkajs restarts it');
-      } else {
-        // Not retriable: the consumer stays down and /readyz reports it until the process restarts.
-        this.log.error({ err: error }, 'bus consumer crashed and will not restart');
-        this.onFatalCrash?.(error);
+      } else if (this.onFatalCrash !== undefined) {
+        // During start (or a revival): that attempt fails and its caller retries.
+        this.onFatalCrash(error);
+      } else if (this.started && this.stopping === undefined) {
+        this.log.warn({ err: error }, 'bus consumer crashed and kafkajs gave up on it: starting a fresh one');
+        void this.revive();
       }
     });
   }
@@ -329,31 +393,4 @@ export class KafkaBus implements MessageBus {
     }
     await heartbeat();
   }
-}
-
-/**
- * The assigner of a group that has one member, this gateway: it gets its route's partition and
- * nothing else. (A group per gateway keeps kafkajs' join, heartbeats and start-offset pinning.)
- */
-function routeAssigner(route: () => number): PartitionAssigner {
-  return () => ({
-    name: 'PostboxRouteAssigner',
-    version: 0,
-    async assign({ members, topics }) {
-      return members.map(({ memberId }) => ({
-        memberId,
-        memberAssignment: AssignerProtocol.MemberAssignment.encode({
-          version: 0,
-          assignment: Object.fromEntries(topics.map((topic) => [topic, [route()]])),
-          userData: Buffer.alloc(0),
-        }),
-      }));
-    },
-    protocol({ topics }) {
-      return {
-        name: 'PostboxRouteAssigner',
-        metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }),
-      };
-    },
-  });
 }
