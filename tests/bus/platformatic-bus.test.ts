@@ -89,9 +89,9 @@ describeMessageBusContract(
 
 describe('PlatformaticBus', () => {
   const buses: PlatformaticBus[] = [];
-  const started = async (bus: PlatformaticBus, inbox = new Inbox()): Promise<Inbox> => {
+  const started = async (bus: PlatformaticBus, route = 0, inbox = new Inbox()): Promise<Inbox> => {
     buses.push(bus);
-    await bus.start(inbox.handler);
+    await bus.start(inbox.handler, route);
     return inbox;
   };
 
@@ -100,56 +100,64 @@ describe('PlatformaticBus', () => {
   });
 
   it('creates the topic with the configured partitions, and a second bus finds it there', async () => {
-    await started(makeBus('topic-check'));
-    await started(makeBus('topic-check-2'));
+    await started(makeBus('topic-check'), 0);
+    await started(makeBus('topic-check-2'), 1);
     const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
     expect(metadata.topics[0]?.partitions).toHaveLength(PARTITIONS);
   });
 
-  it('puts a recipient on the partition kafkajs would choose (same murmur2 partitioner)', async () => {
-    const inbox = await started(makeBus('keys'));
+  it('produces each record to the partitions of its routes; a bus reads only its own, with no group', async () => {
+    const inbox = await started(makeBus('routes'), 2);
     const run = randomBytes(4).toString('hex');
     const sent = Array.from({ length: 60 }, (_, n) => makeMessage(run, n, `user${n % 6}`, n + 1));
+    const routesOf = (n: number): number[] => (n % 4 === 3 ? [0, 1, 2] : [n % 3]);
     const before = await admin.fetchTopicOffsets(topic);
-    await Promise.all(sent.map((m) => buses[0]?.publish(m)));
+    await Promise.all(sent.map((m, n) => buses[0]?.publish(m, routesOf(n))));
+    const mine = sent.filter((_, n) => routesOf(n).includes(2));
     await inbox.waitForIds(
-      sent.map((m) => m.id),
-      'keyed messages',
+      mine.map((m) => m.id),
+      'the records of route 2',
       20_000,
     );
+    expect(inbox.messages.map((m) => m.id).sort()).toEqual(mine.map((m) => m.id).sort());
     const after = await admin.fetchTopicOffsets(topic);
-    // kafkajs' DefaultPartitioner on the same keys: the count each partition must have grown by.
-    const partitioner = Partitioners.DefaultPartitioner();
-    const expected = new Map<number, number>();
-    for (const m of sent) {
-      const partition = partitioner({
-        topic,
-        partitionMetadata: Array.from({ length: PARTITIONS }, (_, p) => ({
-          partitionId: p,
-          leader: 1,
-          partitionErrorCode: 0,
-          replicas: [1],
-          isr: [1],
-        })),
-        message: { key: m.to, value: '' },
-      });
-      expected.set(partition, (expected.get(partition) ?? 0) + 1);
-    }
     for (const { partition, offset } of after) {
       const start = before.find((p) => p.partition === partition)?.offset ?? '0';
-      expect(Number(offset) - Number(start)).toBe(expected.get(partition) ?? 0);
+      const expected = sent.filter((_, n) => routesOf(n).includes(partition)).length;
+      expect(Number(offset) - Number(start)).toBe(expected);
+    }
+    const { groups } = await admin.listGroups();
+    expect(groups.filter((g) => g.groupId.startsWith('postbox-gw-routes'))).toEqual([]);
+  });
+
+  it('grows an older topic with fewer partitions than routes', async () => {
+    const small = `${topic}.small`;
+    await admin.createTopics({
+      topics: [{ topic: small, numPartitions: 1, replicationFactor: 1 }],
+      waitForLeaders: true,
+    });
+    try {
+      const inbox = await started(makeBus('grow', { topic: small }), 2);
+      const metadata = await admin.fetchTopicMetadata({ topics: [small] });
+      expect(metadata.topics[0]?.partitions).toHaveLength(PARTITIONS);
+      const message = makeMessage(randomBytes(4).toString('hex'), 1, 'alice', 1);
+      await buses[buses.length - 1]?.publish(message, [2]);
+      await inbox.waitForIds([message.id], 'a record on the new partition', 20_000);
+    } finally {
+      await Promise.all(buses.splice(0).map((bus) => bus.stop()));
+      await admin.deleteTopics({ topics: [small] }).catch(() => undefined);
     }
   });
 
-  it('delivers a publish made right after start, on every partition, to a freshly started gateway', async () => {
+  it('delivers a publish made right after start to a freshly started gateway', async () => {
     const publisher = makeBus('early-pub');
-    await started(publisher);
+    await started(publisher, 0);
     for (let round = 0; round < 5; round++) {
-      const inbox = await started(makeBus(`fresh-${round}`));
+      const route = round % PARTITIONS;
+      const inbox = await started(makeBus(`fresh-${round}`), route);
       const run = randomBytes(4).toString('hex');
-      // Enough recipients that every partition receives at least one message.
       const sent = Array.from({ length: 30 }, (_, n) => makeMessage(run, n, `fresh${n}`, 1));
-      await Promise.all(sent.map((m) => publisher.publish(m)));
+      await Promise.all(sent.map((m) => publisher.publish(m, [route])));
       await inbox.waitForIds(
         sent.map((m) => m.id),
         `post-start publishes (round ${round})`,
@@ -159,31 +167,30 @@ describe('PlatformaticBus', () => {
   });
 
   it('delivers within milliseconds although an idle fetch may wait 5 s (long poll)', async () => {
-    const inbox = await started(makeBus('long-poll'));
-    // Let the first fetches go idle: the broker now holds them for up to maxWaitTime.
+    const inbox = await started(makeBus('long-poll'), 1);
+    // Let the first fetch go idle: the broker now holds it for up to maxWaitTime.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const run = randomBytes(4).toString('hex');
-    const message = makeMessage(run, 1, 'alice', 1);
+    const message = makeMessage(randomBytes(4).toString('hex'), 1, 'alice', 1);
     const sentAt = Date.now();
-    await buses[0]?.publish(message);
+    await buses[0]?.publish(message, [1]);
     await inbox.waitForIds([message.id], 'the message', 20_000);
     expect(Date.now() - sentAt).toBeLessThan(1_000);
   });
 
   it('skips a malformed record, logs it, and keeps delivering', async () => {
     const { logger, lines } = capturingLogger();
-    const inbox = await started(makeBus('malformed', { logger }));
+    const inbox = await started(makeBus('malformed', { logger }), 0);
     const run = randomBytes(4).toString('hex');
     await rawProducer.send({
       topic,
       messages: [
-        { key: 'alice', value: 'not json at all' },
-        { key: 'alice', value: JSON.stringify({ id: 'x', to: 'alice' }) },
-        { key: 'alice', value: null },
+        { key: 'alice', value: 'not json at all', partition: 0 },
+        { key: 'alice', value: JSON.stringify({ id: 'x', to: 'alice' }), partition: 0 },
+        { key: 'alice', value: null, partition: 0 },
       ],
     });
     const good = makeMessage(run, 1, 'alice', 1);
-    await buses[0]?.publish(good);
+    await buses[0]?.publish(good, [0]);
     await inbox.waitForIds([good.id], 'the good record after the malformed ones', 20_000);
     expect(inbox.messages.map((m) => m.id)).toEqual([good.id]);
     expect(lines.filter((line) => line.includes('malformed bus record skipped'))).toHaveLength(3);
@@ -200,12 +207,12 @@ describe('PlatformaticBus', () => {
       calls += 1;
       if (calls === 1) throw new Error('handler exploded');
       inbox.handler(batch);
-    });
+    }, 0);
     const run = randomBytes(4).toString('hex');
-    await bus.publish(makeMessage(run, 1, 'alice', 1));
+    await bus.publish(makeMessage(run, 1, 'alice', 1), [0]);
     await new Promise((resolve) => setTimeout(resolve, 500)); // the first batch reaches the handler alone
     const second = makeMessage(run, 2, 'alice', 2);
-    await bus.publish(second);
+    await bus.publish(second, [0]);
     await inbox.waitForIds([second.id], 'the message after the failed batch', 20_000);
     expect(lines.some((line) => line.includes('bus handler failed'))).toBe(true);
   });
@@ -215,17 +222,18 @@ describe('PlatformaticBus without a broker', () => {
   it('rejects start and publishes within seconds when the broker is unreachable, and can be stopped', async () => {
     const bus = makeBus('dead', { brokers: ['127.0.0.1:1'] });
     const startedAt = Date.now();
-    await expect(bus.start(new Inbox().handler)).rejects.toThrow();
+    await expect(bus.start(new Inbox().handler, 0)).rejects.toThrow();
     expect(Date.now() - startedAt).toBeLessThan(15_000);
-    await expect(bus.publish(makeMessage('dead', 1, 'alice', 1))).rejects.toThrow('bus not started');
+    await expect(bus.publish(makeMessage('dead', 1, 'alice', 1), [0])).rejects.toThrow('bus not started');
     expect(bus.isReady()).toBe(false);
     await bus.stop();
-    await expect(bus.publish(makeMessage('dead', 2, 'alice', 1))).rejects.toThrow('bus stopped');
+    await expect(bus.publish(makeMessage('dead', 2, 'alice', 1), [0])).rejects.toThrow('bus stopped');
   }, 30_000);
 
-  it('refuses publishes before start', async () => {
+  it('refuses publishes before start, and a route that is not a partition', async () => {
     const bus = makeBus('not-started');
-    await expect(bus.publish(makeMessage('ns', 1, 'alice', 1))).rejects.toThrow('bus not started');
+    await expect(bus.publish(makeMessage('ns', 1, 'alice', 1), [0])).rejects.toThrow('bus not started');
+    await expect(bus.start(new Inbox().handler, PARTITIONS)).rejects.toThrow('not a partition');
     expect(bus.isReady()).toBe(false);
     await bus.stop();
   });

@@ -1,44 +1,32 @@
 /**
  * The MessageBus on @platformatic/kafka, for the comparison with kafkajs (docs/architecture.md,
- * "Kafka client: kafkajs or @platformatic/kafka"). Same semantics as KafkaBus (bus/kafka.ts): one
- * topic keyed by recipient (the Java-compatible murmur2 partitioner, so both clients put a
- * recipient on the same partition), an idempotent producer with acks=all behind the same
- * PublishQueue, and a consumer group of its own per gateway boot that never commits.
+ * "Kafka client: kafkajs or @platformatic/kafka"). Same semantics as KafkaBus (bus/kafka.ts):
+ * records as record.ts writes them, produced to the partitions of their routes by an idempotent
+ * producer with acks=all behind the same PublishQueue; each gateway reads its route's partition
+ * from the end offset pinned at start, and commits nothing.
  *
- * Differences that come from the client:
- * - Its clients cannot be reopened once closed, so each `start` attempt builds new ones.
- * - A consumer stream dies on a fetch error that outlived the retries (the consumer itself stays
- *   usable). The bus then opens a new stream from where the dead one stopped, with a backoff,
- *   until `stop`: after a broker restart nothing committed is needed to resume.
- * - The fetch is a long poll (`maxWaitTime`, default 5 s, `minBytes` 1) on a connection of its
- *   own: the broker answers as soon as a record arrives, and an idle gateway sends one fetch per
- *   `maxWaitTime` instead of fifty per second.
+ * How it reads differs: the client's consumer streams only read what a consumer group assigns,
+ * and a group of one member always gets every partition (its own assigner is not even asked). So
+ * the bus uses no group at all: it long-polls its one partition with the client's low-level
+ * `Consumer.fetch` (maxWaitTime 5 s, minBytes 1: the broker answers as soon as a record arrives;
+ * an idle gateway asks once per 5 s). No join, no heartbeats, no coordinator, nothing to rebalance.
  *
  * The package is ESM only: Node >= 20.19 loads it through require(esm) (ts-node, the gateway,
  * tools); jest 29's module registry cannot, see tests/bus/platformatic-bus.test.ts.
  */
-import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import {
-  Admin,
-  compatibilityPartitioner,
-  Consumer,
-  MessagesStreamModes,
-  Producer,
-  stringSerializers,
-  type Message,
-  type MessagesStream,
-} from '@platformatic/kafka';
+import { Admin, Consumer, IS_CONTROL, Producer, stringSerializers, type fetchV17 } from '@platformatic/kafka';
 import type { Logger } from '@postbox/logger';
 import type { StoredMessage } from '../store/store';
-import type { BusHandler, MessageBus } from './bus';
+import type { BusHandler, MessageBus, Routes } from './bus';
 import { PublishQueue, BusUnavailableError } from './publish-queue';
-import { decodeRecord, encodeRecord, type OutboundRecord } from './record';
+import { decodeRecord, encodeRecords, type OutboundRecord } from './record';
 
 export interface PlatformaticBusOptions {
   brokers: string[];
   clientId: string;
   topic: string;
+  /** Partitions = routes; an existing topic with fewer is grown to this many at start. */
   partitions: number;
   replicationFactor: number;
   gatewayId: string;
@@ -49,15 +37,11 @@ export interface PlatformaticBusOptions {
   maxWaitTimeMs?: number;
 }
 
-type Stream = MessagesStream<Buffer, Buffer, Buffer, Buffer>;
-type ConsumedRecord = Message<Buffer, Buffer, Buffer, Buffer>;
-/** partition → next offset to read. */
-type PartitionOffsets = Map<number, bigint>;
-
 interface Clients {
   admin: Admin;
   producer: Producer<string, string, string, string>;
-  consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
+  /** Metadata, offsets and fetches only: it never joins a group. */
+  reader: Consumer;
 }
 
 const MAX_PENDING_PUBLISHES = 10_000;
@@ -65,48 +49,42 @@ const MAX_PENDING_PUBLISHES = 10_000;
 const MAX_BATCH_BYTES = 900_000;
 const FAIL_FAST_MS = 1_000;
 const STOP_FLUSH_MS = 5_000;
-const JOIN_TIMEOUT_MS = 30_000;
+const START_TIMEOUT_MS = 30_000;
 const LEADER_ATTEMPTS = 50;
 const LEADER_RETRY_MS = 100;
 const DEFAULT_MAX_WAIT_MS = 5_000;
-const RESUME_BACKOFF_MS = [250, 500, 1_000, 2_000, 5_000];
+const FETCH_MAX_BYTES = 4 * 1024 * 1024;
+const FETCH_BACKOFF_MS = [100, 250, 500, 1_000, 2_000, 5_000];
 
+/** Errors thrown by the client may come from another realm (jest): no `instanceof Error`. */
 function toError(error: unknown): Error {
-  // Errors thrown by the client may come from another realm (jest): no `instanceof Error`.
   if (typeof error === 'object' && error !== null && 'message' in error) return error as Error;
   return new Error(String(error));
 }
 
-/** Client errors nest (MultipleErrors of ProtocolErrors): looks for a protocol error id anywhere. */
-function hasErrorId(error: unknown, id: string): boolean {
-  const findBy = (error as { findBy?: (property: string, value: unknown) => unknown } | null)?.findBy;
-  return typeof findBy === 'function' && findBy.call(error, 'apiId', id) != null;
-}
+type FindBy = (property: string, value: unknown) => unknown;
 
-function isRetriable(error: unknown): boolean {
-  const findBy = (error as { findBy?: (property: string, value: unknown) => unknown } | null)?.findBy;
-  return typeof findBy === 'function' && findBy.call(error, 'canRetry', false) == null;
+/** Client errors nest (MultipleErrors of ProtocolErrors): looks for a property anywhere in them. */
+function findIn(error: unknown, property: string, value: unknown): boolean {
+  const findBy = (error as { findBy?: FindBy } | null)?.findBy;
+  return typeof findBy === 'function' && findBy.call(error, property, value) != null;
 }
 
 export class PlatformaticBus implements MessageBus {
   private readonly queue: PublishQueue;
   private readonly log: Logger;
-  private readonly groupId: string;
   private readonly maxWaitTime: number;
   private clients: Clients | undefined;
-  private stream: Stream | undefined;
   private handler: BusHandler | undefined;
   private started = false;
   private stopping: Promise<void> | undefined;
   private consuming = false;
-  private resuming: Promise<void> | undefined;
-  /** Records of the current fetch, handed over in one handler call (like kafkajs' eachBatch). */
-  private pending: StoredMessage[] = [];
-  private flushScheduled = false;
+  /** Partitions of the topic as last read at start: `publish(…, 'all')` goes to each. */
+  private partitionCount = 0;
+  private reading: Promise<void> | undefined;
 
   constructor(private readonly options: PlatformaticBusOptions) {
     this.log = options.logger.child({ component: 'bus', topic: options.topic, client: 'platformatic' });
-    this.groupId = `postbox-gw-${options.gatewayId}-${randomBytes(6).toString('hex')}`;
     this.maxWaitTime = options.maxWaitTimeMs ?? DEFAULT_MAX_WAIT_MS;
     this.queue = new PublishQueue((records) => this.send(records), {
       lingerMs: options.lingerMs,
@@ -118,22 +96,27 @@ export class PlatformaticBus implements MessageBus {
   }
 
   /**
-   * Resolves once the consumer has joined its group with its start offsets pinned, so any publish
-   * made after `start` resolves is delivered here. The client's own `latest` mode reads the end
-   * offsets only after `consume` has returned the stream (a record produced in between would be
-   * skipped), so the end offsets are read first and handed to the stream in MANUAL mode.
+   * Resolves once the end offset of the route's partition is read: reading starts there, so any
+   * publish made after `start` resolves is delivered here. The client's clients cannot be reopened
+   * once closed, so each attempt builds new ones (main.ts retries while the broker is away).
    */
-  async start(handler: BusHandler): Promise<void> {
+  async start(handler: BusHandler, route: number): Promise<void> {
     if (this.started) throw new Error('PlatformaticBus.start called twice');
+    if (!Number.isSafeInteger(route) || route < 0 || route >= this.options.partitions) {
+      throw new Error(
+        `PlatformaticBus: route ${route} is not a partition in [0, ${this.options.partitions})`,
+      );
+    }
     this.started = true;
     this.handler = handler;
     const clients = this.createClients();
     this.clients = clients;
     try {
-      await this.withTimeout(this.connect(clients), JOIN_TIMEOUT_MS, 'bus start');
-      this.log.info({ partitions: this.options.partitions, groupId: this.groupId }, 'bus started');
+      const offset = await this.withTimeout(this.prepare(clients, route), START_TIMEOUT_MS, 'bus start');
+      this.consuming = true;
+      this.reading = this.readRoute(clients, route, offset);
+      this.log.info({ route, partitions: this.partitionCount }, 'bus started');
     } catch (error) {
-      // Not stopped: the caller may start again (main.ts retries while the broker is away).
       this.started = false;
       this.clients = undefined;
       await this.closeClients(clients);
@@ -141,12 +124,15 @@ export class PlatformaticBus implements MessageBus {
     }
   }
 
-  publish(message: StoredMessage): Promise<void> {
+  publish(message: StoredMessage, routes: Routes): Promise<void> {
     // After stop the queue itself refuses, with the clearer reason.
     if (this.clients === undefined && this.stopping === undefined) {
       return Promise.reject(new BusUnavailableError('bus not started'));
     }
-    return this.queue.enqueue(encodeRecord(message));
+    const partitions = routes === 'all' ? Array.from({ length: this.partitionCount }, (_, p) => p) : routes;
+    const records = encodeRecords(message, partitions);
+    if (records.length === 1 && records[0] !== undefined) return this.queue.enqueue(records[0]);
+    return Promise.all(records.map((record) => this.queue.enqueue(record))).then(() => undefined);
   }
 
   isReady(): boolean {
@@ -164,13 +150,13 @@ export class PlatformaticBus implements MessageBus {
     this.queue.close(new BusUnavailableError('bus stopped'));
     await this.queue.flush(STOP_FLUSH_MS);
     this.consuming = false;
-    await this.resuming;
     const clients = this.clients;
-    if (clients !== undefined) await this.closeClients(clients);
+    if (clients !== undefined) await this.closeClients(clients); // ends the pending fetch too
+    await this.reading;
   }
 
   private createClients(): Clients {
-    const { brokers, clientId } = this.options;
+    const { brokers, clientId, gatewayId } = this.options;
     // A dead broker must fail a send within seconds: retries bounded (the idempotent producer
     // would otherwise retry forever), connections given up after 3 s.
     const base = { bootstrapBrokers: brokers, connectTimeout: 3_000, retries: 3, retryDelay: 250 };
@@ -181,17 +167,13 @@ export class PlatformaticBus implements MessageBus {
         clientId,
         idempotent: true, // forces acks=all and one request in flight per connection: order kept
         serializers: stringSerializers,
-        partitioner: compatibilityPartitioner, // Java's murmur2, as kafkajs' DefaultPartitioner
       }),
-      consumer: new Consumer({
+      // The constructor wants a group id; nothing ever joins it.
+      reader: new Consumer({
         ...base,
         clientId,
-        groupId: this.groupId,
-        sessionTimeout: 10_000,
-        heartbeatInterval: 1_000,
+        groupId: `postbox-gw-${gatewayId}-unused`,
         autocommit: false,
-        minBytes: 1,
-        maxWaitTime: this.maxWaitTime,
       }),
     };
     for (const [name, client] of Object.entries(clients) as Array<[string, Admin | Producer | Consumer]>) {
@@ -200,31 +182,16 @@ export class PlatformaticBus implements MessageBus {
         this.log.warn({ err: toError(error), client: name }, 'bus client error'),
       );
     }
-    clients.consumer.on('consumer:heartbeat:error', ({ error }) =>
-      this.log.warn({ err: toError(error) }, 'bus consumer heartbeat failed'),
-    );
     return clients;
   }
 
-  private async connect(clients: Clients): Promise<void> {
-    await this.ensureTopic(clients.admin);
-    const offsets = await this.endOffsets(clients);
-    await this.openStream(clients, offsets);
-  }
-
   private async closeClients(clients: Clients): Promise<void> {
-    const stream = this.stream;
-    this.stream = undefined;
-    // The stream first: closing the consumer while its stream closes fails with "Cannot leave
-    // group while consuming messages" and leaves the consumer's sockets open.
-    const streamClosed = await Promise.allSettled([stream?.close()]);
     // Each close is attempted even if another fails: a half-stopped bus leaks sockets.
     const results = await Promise.allSettled([
-      clients.consumer.close(true), // leaves the group at once instead of waiting for the session timeout
+      clients.reader.close(),
       clients.producer.close(),
       clients.admin.close(),
     ]);
-    results.push(...streamClosed);
     for (const result of results) {
       if (result.status === 'rejected') this.log.warn({ err: toError(result.reason) }, 'bus close failed');
     }
@@ -235,131 +202,147 @@ export class PlatformaticBus implements MessageBus {
     const clients = this.clients;
     if (clients === undefined) throw new BusUnavailableError('bus not started');
     const { topic } = this.options;
-    await clients.producer.send({ messages: records.map(({ key, value }) => ({ topic, key, value })) });
+    // An explicit partition is used as given (modulo the partition count: it never fails).
+    await clients.producer.send({
+      messages: records.map(({ key, value, partition }) => ({ topic, key, value, partition })),
+    });
   }
 
-  private async ensureTopic(admin: Admin): Promise<void> {
+  /** Creates or grows the topic, then returns the end offset of the route's partition. */
+  private async prepare(clients: Clients, route: number): Promise<bigint> {
     const { topic, partitions, replicationFactor } = this.options;
     try {
-      await admin.createTopics({ topics: [topic], partitions, replicas: replicationFactor });
+      await clients.admin.createTopics({ topics: [topic], partitions, replicas: replicationFactor });
       this.log.info({ partitions, replicationFactor }, 'bus topic created');
     } catch (error) {
       // Two gateways racing to create it: the loser finds it there, which is what it wanted.
-      if (!hasErrorId(error, 'TOPIC_ALREADY_EXISTS')) throw error;
+      if (!findIn(error, 'apiId', 'TOPIC_ALREADY_EXISTS')) throw error;
     }
+    const existing = (await this.leaders(clients)).length;
+    if (existing < partitions) {
+      try {
+        await clients.admin.createPartitions({ topics: [{ name: topic, count: partitions }] });
+        this.log.info({ from: existing, to: partitions }, 'bus topic grown to one partition per route');
+      } catch (error) {
+        this.log.info({ err: toError(error) }, 'bus topic grow refused (another gateway grew it first?)');
+      }
+    }
+    this.partitionCount = Math.max(existing, (await this.leaders(clients)).length);
+    return this.endOffset(clients, route);
+  }
+
+  /** Leaders of the topic's partitions, once each has one (a new topic may still lack them). */
+  private async leaders(clients: Clients): Promise<number[]> {
+    const { topic } = this.options;
+    for (let attempt = 1; attempt <= LEADER_ATTEMPTS; attempt++) {
+      const metadata = await clients.reader.metadata({ topics: [topic], forceUpdate: true });
+      const partitions = metadata.topics.get(topic)?.partitions ?? [];
+      if (partitions.length > 0 && partitions.every((p) => p.leader >= 0))
+        return partitions.map((p) => p.leader);
+      await delay(LEADER_RETRY_MS);
+    }
+    throw new Error(`bus topic ${topic} has no leaders after ${LEADER_ATTEMPTS} checks`);
+  }
+
+  private async endOffset(clients: Clients, route: number): Promise<bigint> {
+    const { topic } = this.options;
+    const offsets = await clients.reader.listOffsets({ topics: [topic], partitions: { [topic]: [route] } });
+    const offset = offsets.get(topic)?.[route];
+    if (offset === undefined) throw new Error(`no end offset for partition ${route} of ${topic}`);
+    return offset;
   }
 
   /**
-   * The end offset of every partition, once every partition has a leader (a topic another
-   * gateway has just created may still lack them); retriable errors are retried within a bound.
+   * The read loop: one long-poll fetch at a time from the partition's leader. A failed fetch (the
+   * client already retried it) is retried with a backoff from the same offset, until `stop`: after
+   * a broker restart it resumes where it stopped; an offset the log no longer has restarts at the end.
    */
-  private async endOffsets(clients: Clients): Promise<PartitionOffsets> {
+  private async readRoute(clients: Clients, route: number, start: bigint): Promise<void> {
     const { topic } = this.options;
-    for (let attempt = 1; ; attempt++) {
+    let offset = start;
+    let failures = 0;
+    while (this.clients === clients && this.stopping === undefined) {
       try {
-        const metadata = await clients.consumer.metadata({ topics: [topic], forceUpdate: true });
-        const partitions = metadata.topics.get(topic)?.partitions ?? [];
-        if (partitions.length === 0 || partitions.some((p) => p.leader < 0)) {
-          throw Object.assign(new Error(`bus topic ${topic} has no leaders yet`), { retriable: true });
-        }
-        const listed = await clients.consumer.listOffsets({ topics: [topic] });
-        const offsets: PartitionOffsets = new Map();
-        (listed.get(topic) ?? []).forEach((offset, partition) => offsets.set(partition, offset));
-        return offsets;
+        const metadata = await clients.reader.metadata({ topics: [topic] });
+        const topicMetadata = metadata.topics.get(topic);
+        const leader = topicMetadata?.partitions[route]?.leader ?? -1;
+        if (topicMetadata === undefined || leader < 0) throw new Error(`partition ${route} has no leader`);
+        const response = await clients.reader.fetch({
+          node: leader,
+          topics: [
+            {
+              topicId: topicMetadata.id,
+              partitions: [
+                {
+                  partition: route,
+                  fetchOffset: offset,
+                  partitionMaxBytes: FETCH_MAX_BYTES,
+                  currentLeaderEpoch: -1,
+                  lastFetchedEpoch: -1,
+                },
+              ],
+            },
+          ],
+          maxWaitTime: this.maxWaitTime,
+          minBytes: 1,
+          maxBytes: FETCH_MAX_BYTES,
+        });
+        offset = this.deliver(response, route, offset);
+        if (failures > 0) this.log.info({ route, failures }, 'bus reading again');
+        failures = 0;
+        this.consuming = true;
       } catch (error) {
-        const retriable = (error as { retriable?: boolean }).retriable === true || isRetriable(error);
-        if (!retriable || attempt >= LEADER_ATTEMPTS) throw error;
-        await delay(LEADER_RETRY_MS);
+        if (this.clients !== clients || this.stopping !== undefined) break;
+        failures += 1;
+        this.consuming = false;
+        clients.reader.clearMetadata();
+        if (failures === 1 || failures % 20 === 0) {
+          this.log.warn({ err: toError(error), route, failures }, 'bus fetch failed; retrying');
+        }
+        await delay(FETCH_BACKOFF_MS[Math.min(failures, FETCH_BACKOFF_MS.length) - 1]);
+        if (findIn(error, 'apiId', 'OFFSET_OUT_OF_RANGE')) {
+          offset = await this.endOffset(clients, route).catch(() => offset);
+        }
       }
     }
   }
 
-  /** Joins the group (when not a member yet) and reads from exactly `offsets`. */
-  private async openStream(clients: Clients, offsets: PartitionOffsets): Promise<void> {
-    const { topic } = this.options;
-    const stream = await clients.consumer.consume({
-      topics: [topic],
-      mode: MessagesStreamModes.MANUAL,
-      offsets: [...offsets].map(([partition, offset]) => ({ topic, partition, offset })),
-      autocommit: false,
-      maxWaitTime: this.maxWaitTime,
-      minBytes: 1,
-    });
-    if (this.stopping !== undefined || this.clients !== clients) {
-      await stream.close();
-      return;
-    }
-    this.stream = stream;
-    this.consuming = true;
-    stream.on('data', (record: ConsumedRecord) => this.onRecord(record));
-    stream.on('error', (error: unknown) => this.onStreamError(clients, stream, error));
-  }
-
-  private onRecord(record: ConsumedRecord): void {
-    const decoded = decodeRecord(record.value ?? null);
-    if (decoded.ok) {
-      this.pending.push(decoded.message);
-    } else {
-      this.log.warn(
-        { partition: record.partition, offset: record.offset.toString(), reason: decoded.reason },
-        'malformed bus record skipped',
-      );
-    }
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      // The stream pushes a whole fetch response in one synchronous loop: one handler call each.
-      queueMicrotask(() => this.flushPending());
-    }
-  }
-
-  private flushPending(): void {
-    this.flushScheduled = false;
-    const messages = this.pending;
-    if (messages.length === 0 || this.handler === undefined) return;
-    this.pending = [];
-    try {
-      this.handler(messages);
-    } catch (error) {
-      // Not retried: redelivering the batch would repeat what was written; the mailbox has it.
-      this.log.error({ err: toError(error), count: messages.length }, 'bus handler failed');
-    }
-  }
-
-  /** The stream is dead; the consumer is not. Resume from where the stream stopped. */
-  private onStreamError(clients: Clients, stream: Stream, error: unknown): void {
-    if (this.stream !== stream) return;
-    this.stream = undefined;
-    this.consuming = false;
-    if (this.stopping !== undefined) return;
-    const from: PartitionOffsets = new Map();
-    for (const [key, offset] of stream.offsetsToFetch) {
-      const separator = key.lastIndexOf(':');
-      if (key.slice(0, separator) === this.options.topic) from.set(Number(key.slice(separator + 1)), offset);
-    }
-    this.log.warn({ err: toError(error) }, 'bus consumer stream failed; resuming');
-    this.resuming = this.resume(clients, from);
-  }
-
-  private async resume(clients: Clients, from: PartitionOffsets): Promise<void> {
-    for (let attempt = 0; this.stopping === undefined && this.clients === clients; attempt++) {
-      await delay(RESUME_BACKOFF_MS[Math.min(attempt, RESUME_BACKOFF_MS.length - 1)]);
-      if (this.stopping !== undefined) break;
-      try {
-        const end = await this.endOffsets(clients);
-        // Where the dead stream stopped, unless the log no longer reaches there (topic recreated).
-        const offsets: PartitionOffsets = new Map();
-        for (const [partition, offset] of end) {
-          const previous = from.get(partition);
-          offsets.set(partition, previous !== undefined && previous <= offset ? previous : offset);
+  /** Hands the records of one fetch to the handler in one call; returns the next offset to read. */
+  private deliver(response: fetchV17.FetchResponse, route: number, requested: bigint): bigint {
+    let next = requested;
+    const messages: StoredMessage[] = [];
+    for (const topicResponse of response.responses) {
+      for (const partition of topicResponse.partitions) {
+        if (partition.partitionIndex !== route) continue;
+        for (const batch of partition.records ?? []) {
+          const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+          if (last + 1n > next) next = last + 1n;
+          if ((batch.attributes & IS_CONTROL) !== 0) continue;
+          for (const record of batch.records) {
+            const offset = batch.firstOffset + BigInt(record.offsetDelta);
+            if (offset < requested) continue; // a batch may start before the offset asked for
+            const decoded = decodeRecord(record.value);
+            if (decoded.ok) {
+              messages.push(decoded.message);
+            } else {
+              this.log.warn(
+                { partition: route, offset: offset.toString(), reason: decoded.reason },
+                'malformed bus record skipped',
+              );
+            }
+          }
         }
-        await this.openStream(clients, offsets);
-        this.log.info({ attempt: attempt + 1 }, 'bus consumer resumed');
-        break;
-      } catch (error) {
-        this.log.warn({ err: toError(error), attempt: attempt + 1 }, 'bus consumer resume failed; retrying');
       }
     }
-    this.resuming = undefined;
+    if (messages.length > 0 && this.handler !== undefined) {
+      try {
+        this.handler(messages);
+      } catch (error) {
+        // Not retried: redelivering the batch would repeat what was written; the mailbox has it.
+        this.log.error({ err: toError(error), count: messages.length }, 'bus handler failed');
+      }
+    }
+    return next;
   }
 
   private async withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
