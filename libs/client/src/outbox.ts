@@ -90,7 +90,10 @@ export class Outbox {
       this.settle(cid, new PostboxError(frame.code, frame.message));
       return true;
     }
-    const delay = backoffDelay(entry.retries, this.options.backoff, this.options.random);
+    // The server's `retryAfterMs` (docs/protocol.md, Overload) is a floor; the jitter on top keeps
+    // the clients a busy gateway refused at once from all coming back at the same moment.
+    const delay =
+      (frame.retryAfterMs ?? 0) + backoffDelay(entry.retries, this.options.backoff, this.options.random);
     entry.retries += 1;
     clearTimeout(entry.retry);
     entry.retry = setTimeout(() => {

@@ -89,6 +89,25 @@ test('rate_limited and unavailable are retried with the same cid, then rejected 
   expect(new Set(socket.ofType('send').map((f) => f.cid))).toEqual(new Set([cid]));
 });
 
+test('a refusal with retryAfterMs is retried no sooner than that, plus the jittered backoff', async () => {
+  const c = start({ random: () => 0 }); // no jitter: the retry is due exactly at retryAfterMs
+  const socket = await welcomed(1);
+  jest.useFakeTimers();
+  try {
+    const sent = c.send('bob', 'x');
+    const cid = socket.ofType('send')[0]?.cid;
+    socket.serve({ type: 'error', code: 'rate_limited', message: 'at capacity', cid, retryAfterMs: 250 });
+    jest.advanceTimersByTime(249);
+    expect(socket.ofType('send')).toHaveLength(1);
+    jest.advanceTimersByTime(1);
+    expect(socket.ofType('send').map((f) => f.cid)).toEqual([cid, cid]);
+    socket.serve({ type: 'accepted', cid, id: 'm1', ts: 1, status: 'sent' });
+    await expect(sent).resolves.toMatchObject({ id: 'm1' });
+  } finally {
+    jest.useRealTimers();
+  }
+});
+
 test('a retried send resolves when the retry is accepted', async () => {
   const c = start();
   const socket = await welcomed(1);
