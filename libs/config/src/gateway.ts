@@ -49,8 +49,9 @@ export const gatewayEnvShape = z.object({
   RATE_SENDS_PER_SECOND: env.int(100, 1, 1_000_000),
   RATE_SEND_BURST: env.int(200, 1, 1_000_000),
   RATE_BYTES_PER_SECOND: env.int(1_048_576, 1, 1024 * 1024 * 1024),
-  // Overload (docs/architecture.md): sends accepted but not yet answered, per gateway. At most
-  // the bus's publish queue bound (10,000 in bus/kafka.ts), so that queue never fills first.
+  // Overload (docs/architecture.md): sends started but not yet answered, per gateway. Each
+  // publishes at most one record per connection of its recipient: with the defaults (x 10) the
+  // bus's publish queue (10,000 in bus/kafka.ts) does not fill before admission refuses.
   MAX_INFLIGHT_SENDS: env.int(1000, 1, 10_000),
   // Below ioredis' commandTimeout (5 s in main.ts), so load is refused before commands time out.
   OVERLOAD_TARGET_MS: env.int(250, 10, 2000),
