@@ -27,7 +27,7 @@ test('admits up to maxInflight sends at once, then refuses until one is answered
 });
 
 test('refuses while the oldest send in flight is older than the target, admits again once it is answered', () => {
-  const { clock, gate } = admission(100, 250);
+  const { clock, gate } = admission(10, 250);
   const [oldest = -1] = admitAll(gate, 1);
   clock.now = 200;
   const [younger = -1] = admitAll(gate, 1);
@@ -48,13 +48,21 @@ test('refuses while the oldest send in flight is older than the target, admits a
 });
 
 test('an answer out of start order does not hide an older send still in flight', () => {
-  const { clock, gate } = admission(100, 250);
+  const { clock, gate } = admission(10, 250);
   const [first = -1, second = -1] = admitAll(gate, 2);
   gate.finish(second);
   clock.now = 300;
   expect(gate.admit()).toBe(Refusal.Behind);
   gate.finish(first);
   expect(gate.admit()).toBeGreaterThanOrEqual(0);
+});
+
+test('a few slow sends are not a backlog: the age rule starts at a tenth of the bound in flight', () => {
+  const { clock, gate } = admission(100, 250);
+  admitAll(gate, 9);
+  clock.now = 10_000;
+  admitAll(gate, 1); // 9 in flight, 10 s old: a slow dependency, nothing queued behind it
+  expect(gate.admit()).toBe(Refusal.Behind); // 10 in flight
 });
 
 test('nothing in flight: never behind, however long it was idle', () => {

@@ -4,10 +4,11 @@
  * bus). A new send is refused at once, before it touches Redis, when either
  * - `maxInflight` sends are already in flight: bounded memory, and a bound on the Redis and
  *   publish queues everything else (acks, settles, gap repairs, pings) waits behind; or
- * - the oldest send in flight has waited longer than `targetMs`: the gateway is behind, whatever
- *   the count (a slow Redis, a stalled bus, a saturated event loop all show up here). New sends
- *   are refused until that work is answered; the queue then holds at most about `targetMs` of
- *   work, so admitted sends keep their latency and nothing waits for ioredis' command timeout.
+ * - the oldest send in flight has waited longer than `targetMs`, with at least a tenth of
+ *   `maxInflight` in flight: the gateway is behind (a slow Redis, a stalled bus and a busy event
+ *   loop all show up here). New sends are refused until that work is answered; the queue then
+ *   holds at most about `targetMs` of work, so admitted sends keep their latency and nothing
+ *   waits for ioredis' command timeout.
  * Like CoDel, it judges the time work has been waiting rather than a queue length alone, so the
  * same setting fits a fast and a slow Redis. No timers: a few numbers read on each send.
  *
@@ -22,11 +23,18 @@ export interface AdmissionSettings {
   targetMs: number;
 }
 
+/**
+ * The age rule applies from this share of `maxInflight` in flight: a few slow sends are a slow
+ * dependency (a publish waiting for a new topic's leader), not a backlog, and refusing others
+ * would not answer them sooner. CoDel likewise never drops with less than one packet queued.
+ */
+const BACKLOG_SHARE = 0.1;
+
 /** Why a send was refused; negative, so that a ticket (zero or more) can never be taken for one. */
 export const Refusal = {
   /** `maxInflight` sends in flight. */
   InFlight: -1,
-  /** The oldest send in flight is older than `targetMs`. */
+  /** The oldest send in flight is older than `targetMs`, with a backlog behind it. */
   Behind: -2,
 } as const;
 export type Refusal = (typeof Refusal)[keyof typeof Refusal];
@@ -38,6 +46,7 @@ export class Admission {
   private head = 0;
   private next = 0;
   private inflight = 0;
+  private readonly minBacklog: number;
 
   constructor(
     private readonly settings: AdmissionSettings,
@@ -47,6 +56,7 @@ export class Admission {
     // Room for answers out of start order; a ring this full means the head is stuck, and the
     // age rule refuses then anyway.
     const capacity = 2 * settings.maxInflight;
+    this.minBacklog = Math.max(1, Math.ceil(settings.maxInflight * BACKLOG_SHARE));
     this.startedAt = new Float64Array(capacity);
     this.answered = new Uint8Array(capacity);
   }
@@ -67,7 +77,8 @@ export class Admission {
     const capacity = this.startedAt.length;
     const now = this.clock();
     if (this.head < this.next) {
-      if (now - (this.startedAt[this.head % capacity] ?? now) > this.settings.targetMs) return Refusal.Behind;
+      const oldest = this.startedAt[this.head % capacity] ?? now;
+      if (this.inflight >= this.minBacklog && now - oldest > this.settings.targetMs) return Refusal.Behind;
       if (this.next - this.head >= capacity) return Refusal.InFlight;
     }
     const ticket = this.next;

@@ -91,7 +91,7 @@ test('past the bound: refused at once, before the store, with retryAfterMs; pres
 test('behind: the oldest send in flight past the target refuses new sends, whatever the count', async () => {
   const { store, release } = slowStore();
   const clock = { now: 0 };
-  const admission = new Admission({ maxInflight: 1000, targetMs: 250 }, () => clock.now);
+  const admission = new Admission({ maxInflight: 10, targetMs: 250 }, () => clock.now);
   const { router: routes, metrics } = router(store, admission);
   const alice = liveSession('alice');
   const bob = liveSession('bob');
