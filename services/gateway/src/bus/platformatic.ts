@@ -8,19 +8,21 @@
  * How it reads differs: the client's consumer streams only read what a consumer group assigns,
  * and a group of one member always gets every partition (its own assigner is not even asked). So
  * the bus uses no group at all: it long-polls its one partition with the client's low-level
- * `Consumer.fetch` (maxWaitTime 5 s, minBytes 1: the broker answers as soon as a record arrives;
- * an idle gateway asks once per 5 s). No join, no heartbeats, no coordinator, nothing to rebalance.
+ * `Consumer.fetch` (platformatic-reader.ts; maxWaitTime 5 s, minBytes 1: the broker answers as
+ * soon as a record arrives, an idle gateway asks once per 5 s). No join, no heartbeats, no
+ * coordinator, nothing to rebalance.
  *
  * The package is ESM only: Node >= 20.19 loads it through require(esm) (ts-node, the gateway,
  * tools); jest 29's module registry cannot, see tests/bus/platformatic-bus.test.ts.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { Admin, Consumer, IS_CONTROL, Producer, stringSerializers, type fetchV17 } from '@platformatic/kafka';
+import { Admin, Consumer, Producer, stringSerializers } from '@platformatic/kafka';
 import type { Logger } from '@postbox/logger';
 import type { StoredMessage } from '../store/store';
 import type { BusHandler, MessageBus, Routes } from './bus';
+import { findInError, PartitionReader, toError } from './platformatic-reader';
 import { PublishQueue, BusUnavailableError } from './publish-queue';
-import { decodeRecord, encodeRecords, type OutboundRecord } from './record';
+import { encodeRecords, type OutboundRecord } from './record';
 
 export interface PlatformaticBusOptions {
   brokers: string[];
@@ -53,23 +55,6 @@ const START_TIMEOUT_MS = 30_000;
 const LEADER_ATTEMPTS = 50;
 const LEADER_RETRY_MS = 100;
 const DEFAULT_MAX_WAIT_MS = 5_000;
-const FETCH_MAX_BYTES = 4 * 1024 * 1024;
-const FETCH_BACKOFF_MS = [100, 250, 500, 1_000, 2_000, 5_000];
-
-/** Errors thrown by the client may come from another realm (jest): no `instanceof Error`. */
-function toError(error: unknown): Error {
-  if (typeof error === 'object' && error !== null && 'message' in error) return error as Error;
-  return new Error(String(error));
-}
-
-type FindBy = (property: string, value: unknown) => unknown;
-
-/** Client errors nest (MultipleErrors of ProtocolErrors): looks for a property anywhere in them. */
-function findIn(error: unknown, property: string, value: unknown): boolean {
-  const findBy = (error as { findBy?: FindBy } | null)?.findBy;
-  return typeof findBy === 'function' && findBy.call(error, property, value) != null;
-}
-
 export class PlatformaticBus implements MessageBus {
   private readonly queue: PublishQueue;
   private readonly log: Logger;
@@ -81,7 +66,7 @@ export class PlatformaticBus implements MessageBus {
   private consuming = false;
   /** Partitions of the topic as last read at start: `publish(…, 'all')` goes to each. */
   private partitionCount = 0;
-  private reading: Promise<void> | undefined;
+  private reader: PartitionReader | undefined;
 
   constructor(private readonly options: PlatformaticBusOptions) {
     this.log = options.logger.child({ component: 'bus', topic: options.topic, client: 'platformatic' });
@@ -114,7 +99,7 @@ export class PlatformaticBus implements MessageBus {
     try {
       const offset = await this.withTimeout(this.prepare(clients, route), START_TIMEOUT_MS, 'bus start');
       this.consuming = true;
-      this.reading = this.readRoute(clients, route, offset);
+      this.reader = this.startReader(clients, route, offset);
       this.log.info({ route, partitions: this.partitionCount }, 'bus started');
     } catch (error) {
       this.started = false;
@@ -151,8 +136,9 @@ export class PlatformaticBus implements MessageBus {
     await this.queue.flush(STOP_FLUSH_MS);
     this.consuming = false;
     const clients = this.clients;
+    const stopped = this.reader?.stop();
     if (clients !== undefined) await this.closeClients(clients); // ends the pending fetch too
-    await this.reading;
+    await stopped;
   }
 
   private createClients(): Clients {
@@ -216,7 +202,7 @@ export class PlatformaticBus implements MessageBus {
       this.log.info({ partitions, replicationFactor }, 'bus topic created');
     } catch (error) {
       // Two gateways racing to create it: the loser finds it there, which is what it wanted.
-      if (!findIn(error, 'apiId', 'TOPIC_ALREADY_EXISTS')) throw error;
+      if (!findInError(error, 'apiId', 'TOPIC_ALREADY_EXISTS')) throw error;
     }
     const existing = (await this.leaders(clients)).length;
     if (existing < partitions) {
@@ -252,97 +238,29 @@ export class PlatformaticBus implements MessageBus {
     return offset;
   }
 
-  /**
-   * The read loop: one long-poll fetch at a time from the partition's leader. A failed fetch (the
-   * client already retried it) is retried with a backoff from the same offset, until `stop`: after
-   * a broker restart it resumes where it stopped; an offset the log no longer has restarts at the end.
-   */
-  private async readRoute(clients: Clients, route: number, start: bigint): Promise<void> {
-    const { topic } = this.options;
-    let offset = start;
-    let failures = 0;
-    while (this.clients === clients && this.stopping === undefined) {
-      try {
-        const metadata = await clients.reader.metadata({ topics: [topic] });
-        const topicMetadata = metadata.topics.get(topic);
-        const leader = topicMetadata?.partitions[route]?.leader ?? -1;
-        if (topicMetadata === undefined || leader < 0) throw new Error(`partition ${route} has no leader`);
-        const response = await clients.reader.fetch({
-          node: leader,
-          topics: [
-            {
-              topicId: topicMetadata.id,
-              partitions: [
-                {
-                  partition: route,
-                  fetchOffset: offset,
-                  partitionMaxBytes: FETCH_MAX_BYTES,
-                  currentLeaderEpoch: -1,
-                  lastFetchedEpoch: -1,
-                },
-              ],
-            },
-          ],
-          maxWaitTime: this.maxWaitTime,
-          minBytes: 1,
-          maxBytes: FETCH_MAX_BYTES,
-        });
-        offset = this.deliver(response, route, offset);
-        if (failures > 0) this.log.info({ route, failures }, 'bus reading again');
-        failures = 0;
-        this.consuming = true;
-      } catch (error) {
-        if (this.clients !== clients || this.stopping !== undefined) break;
-        failures += 1;
-        this.consuming = false;
-        clients.reader.clearMetadata();
-        if (failures === 1 || failures % 20 === 0) {
-          this.log.warn({ err: toError(error), route, failures }, 'bus fetch failed; retrying');
-        }
-        await delay(FETCH_BACKOFF_MS[Math.min(failures, FETCH_BACKOFF_MS.length) - 1]);
-        if (findIn(error, 'apiId', 'OFFSET_OUT_OF_RANGE')) {
-          offset = await this.endOffset(clients, route).catch(() => offset);
-        }
-      }
-    }
+  private startReader(clients: Clients, route: number, offset: bigint): PartitionReader {
+    const reader = new PartitionReader({
+      consumer: clients.reader,
+      topic: this.options.topic,
+      partition: route,
+      maxWaitTime: this.maxWaitTime,
+      log: this.log,
+      endOffset: () => this.endOffset(clients, route),
+      onReading: (reading) => (this.consuming = reading),
+      onMessages: (messages) => this.deliver(messages),
+    });
+    reader.start(offset);
+    return reader;
   }
 
-  /** Hands the records of one fetch to the handler in one call; returns the next offset to read. */
-  private deliver(response: fetchV17.FetchResponse, route: number, requested: bigint): bigint {
-    let next = requested;
-    const messages: StoredMessage[] = [];
-    for (const topicResponse of response.responses) {
-      for (const partition of topicResponse.partitions) {
-        if (partition.partitionIndex !== route) continue;
-        for (const batch of partition.records ?? []) {
-          const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
-          if (last + 1n > next) next = last + 1n;
-          if ((batch.attributes & IS_CONTROL) !== 0) continue;
-          for (const record of batch.records) {
-            const offset = batch.firstOffset + BigInt(record.offsetDelta);
-            if (offset < requested) continue; // a batch may start before the offset asked for
-            const decoded = decodeRecord(record.value);
-            if (decoded.ok) {
-              messages.push(decoded.message);
-            } else {
-              this.log.warn(
-                { partition: route, offset: offset.toString(), reason: decoded.reason },
-                'malformed bus record skipped',
-              );
-            }
-          }
-        }
-      }
+  private deliver(messages: StoredMessage[]): void {
+    if (this.handler === undefined || this.stopping !== undefined) return;
+    try {
+      this.handler(messages);
+    } catch (error) {
+      // Not retried: redelivering the batch would repeat what was written; the mailbox has it.
+      this.log.error({ err: toError(error), count: messages.length }, 'bus handler failed');
     }
-    if (messages.length > 0 && this.handler !== undefined) {
-      try {
-        this.handler(messages);
-      } catch (error) {
-        // Not retried: redelivering the batch would repeat what was written; the mailbox has it.
-        this.log.error({ err: toError(error), count: messages.length }, 'bus handler failed');
-      }
-    }
-    return next;
   }
 
   private async withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
