@@ -163,6 +163,13 @@ test('past its bound a gateway refuses at once and loses nothing it accepted', a
   console.log(`blast of ${SENDERS * SENDS_EACH}: ${accepted} accepted, ${refused} refused at once`);
   expect(refused).toBeGreaterThan(0);
   expect(accepted).toBeGreaterThan(0);
+  // The gateway counted each refusal as overload, and sent no `unavailable` or `internal` at all.
+  const metrics = await (await fetch(`${gateway.httpUrl}/metrics`)).text();
+  const overload = [
+    ...metrics.matchAll(/^postbox_sends_refused_total\{reason="(?:in_flight|behind)"\} (\d+)$/gm),
+  ];
+  expect(overload.reduce((sum, [, count]) => sum + Number(count), 0)).toBe(refused);
+  expect(metrics).not.toMatch(/^postbox_errors_total\{code="(?:unavailable|internal)"\} [1-9]/m);
 
   // Retried as the refusals say, every refused cid is accepted.
   await Promise.all(senders.map(retryRefused));
