@@ -67,10 +67,14 @@ async function startPostbox(nodeArgs: string[]): Promise<System> {
     LOG_LEVEL: 'warn',
     RATE_SENDS_PER_SECOND: '10000',
     RATE_SEND_BURST: '10000',
+    // The production defaults, not the test harness's short leases (5x the renewal traffic).
+    PRESENCE_LEASE_MS: '20000',
+    PRESENCE_RENEW_MS: '5000',
   };
+  // The production build (plain node on dist/), as `make up` and the image run it.
   const gateways: GatewayProcess[] = await Promise.all([
-    startGateway({ env, nodeArgs }),
-    startGateway({ env, nodeArgs }),
+    startGateway({ env, nodeArgs, compiled: true }),
+    startGateway({ env, nodeArgs, compiled: true }),
   ]);
   return {
     servers: gateways.map((gateway, i) => ({
