@@ -42,6 +42,11 @@ function parseJson<T>(schema: z.ZodType<T>, text: string, what: string): T {
 
 /** `message` is what was sent to the script; the reply only adds seq and presence. */
 export function parseAcceptReply(reply: unknown, message: Omit<StoredMessage, 'seq'>): AcceptResult {
+  const stored = storedReply(reply);
+  if (stored !== undefined) {
+    const [seq, online, routes] = stored;
+    return { kind: 'stored', message: { ...message, seq }, online, routes };
+  }
   const parsed = acceptReplySchema.parse(reply);
   switch (parsed[0]) {
     case 'stored': {
@@ -81,4 +86,23 @@ const routeClaimSchema = z.tuple([z.number().int().nonnegative(), z.union([z.lit
 export function parseRouteClaim(reply: unknown): RouteClaim {
   const [route, exclusive] = routeClaimSchema.parse(reply);
   return { route, exclusive: exclusive === 1 };
+}
+
+/**
+ * The common reply, `['stored', seq, 0|1, route…]`, checked by hand: zod's union tries (and words
+ * an issue for) each other branch first, several µs and allocations per message. Anything else,
+ * including every malformed reply, goes through the schema, which also words the error.
+ */
+function storedReply(reply: unknown): [number, boolean, number[]] | undefined {
+  if (!Array.isArray(reply) || reply.length < 3 || reply[0] !== 'stored') return undefined;
+  const [, seq, online] = reply as unknown[];
+  if (typeof seq !== 'number' || !Number.isInteger(seq) || seq <= 0) return undefined;
+  if (online !== 0 && online !== 1) return undefined;
+  const routes: number[] = [];
+  for (let i = 3; i < reply.length; i += 1) {
+    const route: unknown = reply[i];
+    if (typeof route !== 'number' || !Number.isInteger(route) || route < 0) return undefined;
+    routes.push(route);
+  }
+  return [seq, online === 1, routes];
 }
