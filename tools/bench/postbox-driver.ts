@@ -30,8 +30,23 @@ export async function openPostboxSocket(url: string, user: string): Promise<WebS
     ws.on('message', onFrame);
     ws.once('error', reject);
     ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    // A connection closed before `synced` must fail the bench (or be retried), not hang it.
+    ws.once('close', (code) => reject(new Error(`closed with ${code} before synced`)));
   });
   return ws;
+}
+
+/** openPostboxSocket, retried a few times: a gateway that just turned ready may still drop one. */
+export async function openPostboxSocketRetrying(url: string, user: string): Promise<WebSocket> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await openPostboxSocket(url, user);
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      console.warn(`bench: ${user}: ${String(error)}; retrying`);
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
 }
 
 /** Plain JSON.parse (no schema check): the generator's CPU is measured, the same for every target. */
@@ -45,7 +60,9 @@ function parse(data: WebSocket.RawData): Frame | undefined {
 }
 
 export async function connectPostbox(url: string, pairs: number): Promise<LoadDriver> {
-  const { senders, recipients, users } = await connectPairs(pairs, (user) => openPostboxSocket(url, user));
+  const { senders, recipients, users } = await connectPairs(pairs, (user) =>
+    openPostboxSocketRetrying(url, user),
+  );
   return {
     pairs,
     send(index, body, cid) {
