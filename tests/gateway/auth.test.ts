@@ -1,5 +1,5 @@
 /**
- * The upgrade's gatekeeping (PROTOCOL.md "Connecting"), end to end: refusals over HTTP before any
+ * The upgrade's gatekeeping (docs/protocol.md "Connecting"), end to end: refusals over HTTP before any
  * WebSocket exists, with the exact status and JSON body, directly and through nginx; Origin
  * allowlist; the per-user connection cap across gateways; asymmetric keys; expiry while connected.
  */

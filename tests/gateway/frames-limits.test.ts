@@ -1,5 +1,5 @@
 /**
- * Error codes that need a specially configured gateway (PROTOCOL.md "Frames"): `rate_limited`
+ * Error codes that need a specially configured gateway (docs/protocol.md "Frames"): `rate_limited`
  * under a small send budget, and `unavailable` while the gateway's own Redis is down — then
  * service again once Redis restarts on the same port with the same AOF.
  */
@@ -149,7 +149,7 @@ describe('unavailable while the Redis behind the gateway is down', () => {
     expect((await fetch(`${gateway.httpUrl}/healthz`)).status).toBe(200);
 
     await redis.restart();
-    // The same connection is served again; the retry of a refused cid is safe (PROTOCOL.md).
+    // The same connection is served again; the retry of a refused cid is safe (docs/protocol.md).
     const retried = await eventually('v-1 accepted after the restart', async () => {
       const answer = await answerAfter(
         a,

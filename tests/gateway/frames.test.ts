@@ -1,5 +1,5 @@
 /**
- * Every client frame and every error code of PROTOCOL.md "Frames", end to end on a real gateway
+ * Every client frame and every error code of docs/protocol.md "Frames", end to end on a real gateway
  * (real Redis and Kafka): answers, cid echo, the connection staying open after errors, the close
  * codes for oversized frames and repeated invalid frames, mailbox_full, and pipelined order.
  */

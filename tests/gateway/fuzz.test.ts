@@ -181,7 +181,7 @@ test('10,000 random and malformed frames: only protocol answers, in order, or do
 
 // A text frame that is not UTF-8 is not a WebSocket message at all: RFC 6455 (8.1) requires the
 // endpoint to fail the connection. uWS does, without a close frame (the client sees 1006, not the
-// RFC's 1007); PROTOCOL.md's close table does not list this case. Here: the connection fails and
+// RFC's 1007); docs/protocol.md's close table does not list this case. Here: the connection fails and
 // nothing outside the protocol is ever sent.
 test('a text frame that is not valid UTF-8 fails the connection; no non-protocol answer', async () => {
   const samples = fc.sample(nonUtf8Text(), { numRuns: 10 });

@@ -1,5 +1,5 @@
 /**
- * `cid` idempotency end to end (PROTOCOL.md): the same sender and cid give the first send's
+ * `cid` idempotency end to end (docs/protocol.md): the same sender and cid give the first send's
  * `accepted` and no second delivery, whatever the repeat carries, across reconnects, other
  * gateways and acks; two senders may use the same cid. Through real nginx to two gateways.
  *

@@ -1,6 +1,6 @@
 /**
  * Raw upgrade requests for refusal tests: the HTTP status, headers and JSON body a refused
- * upgrade gets (TestClient.refusal keeps no headers, and PROTOCOL.md fixes the Content-Type).
+ * upgrade gets (TestClient.refusal keeps no headers, and docs/protocol.md fixes the Content-Type).
  */
 import WebSocket from 'ws';
 

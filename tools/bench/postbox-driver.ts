@@ -1,5 +1,5 @@
 /**
- * The postbox protocol for the load generator (PROTOCOL.md over `ws`): the JWT in the upgrade's
+ * The postbox protocol for the load generator (docs/protocol.md over `ws`): the JWT in the upgrade's
  * Authorization header, `send` frames with a cid, `accepted`/`error` answers, `message` frames
  * acked in batches (every 50 ms or 1000 ids) as a real client does.
  */

@@ -1,7 +1,7 @@
 /**
  * Monotonic ULIDs: 48 bits of milliseconds then 80 random bits, Crockford base32. Within one
  * millisecond (or if the clock steps back) the random part is incremented, so ids made by one
- * gateway strictly increase as plain strings (PROTOCOL.md).
+ * gateway strictly increase as plain strings (docs/protocol.md).
  */
 import { randomBytes } from 'node:crypto';
 

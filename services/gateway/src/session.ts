@@ -112,7 +112,7 @@ export class Session {
 
   /**
    * Answers go out in the order their frames arrived, even when a later frame's work finishes
-   * first (PROTOCOL.md: one connection is one ordered stream). The work itself starts at once.
+   * first (docs/protocol.md: one connection is one ordered stream). The work itself starts at once.
    */
   answerInOrder(answer: Promise<ServerFrame | undefined> | ServerFrame | undefined): void {
     this.replies = this.replies

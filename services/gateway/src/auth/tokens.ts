@@ -88,7 +88,7 @@ function describe(error: unknown): string {
 }
 
 /**
- * PROTOCOL.md: a Bearer header, when present, is the credential (valid or not); a header with
+ * docs/protocol.md: a Bearer header, when present, is the credential (valid or not); a header with
  * another scheme counts as absent; otherwise `?token=`.
  */
 export function pickCredential(authorization: string, queryToken: string): string | undefined {

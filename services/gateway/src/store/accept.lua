@@ -1,5 +1,5 @@
 -- accept.lua: store one message in the recipient's mailbox, atomically with the sender's
--- idempotency record and the recipient's presence check (PROTOCOL.md: "Idempotency records are
+-- idempotency record and the recipient's presence check (docs/protocol.md: "Idempotency records are
 -- stored in the same atomic step as the message").
 --
 -- KEYS[1] sender's idempotency key (…:{u:<sender>}:idem:<cid>); an untouched placeholder when ARGV[1] == '0'

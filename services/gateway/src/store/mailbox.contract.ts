@@ -107,7 +107,7 @@ export function registerIdempotencyTests(storeWith: StoreWith): void {
     const store = await storeWith();
     const [alice, bob, carol] = [freshUser('alice'), freshUser('bob'), freshUser('carol')];
     const first = await acceptStored(store, request(alice, bob, { cid: 'c-1' }));
-    // Whatever `to` and `body` the repeat carries (PROTOCOL.md, cid rule).
+    // Whatever `to` and `body` the repeat carries (docs/protocol.md, cid rule).
     const repeat = await store.accept(request(alice, carol, { cid: 'c-1', body: 'other', ts: 1 }));
     expect(repeat).toEqual({
       kind: 'duplicate',

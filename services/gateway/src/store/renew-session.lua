@@ -1,5 +1,5 @@
 -- renew-session.lua: extend one held session's lease from Redis server time.
--- Plain ZADD, not XX: a session this gateway still holds is online (PROTOCOL.md: until its last
+-- Plain ZADD, not XX: a session this gateway still holds is online (docs/protocol.md: until its last
 -- connection closes), even if its lease lapsed while the gateway or Redis stalled; the renewal
 -- restores it. A close racing a renewal cannot resurrect a session for long: the gateway issues a
 -- session's ZREM after any renewal that listed it, on the same connection, so at worst the lease
