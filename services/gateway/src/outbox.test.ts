@@ -84,6 +84,19 @@ test("a turn's frames go out in one corked write per connection, in order, a lat
   expect(b.socket.batches).toEqual([['b0', 'b1'], ['b2']]);
 });
 
+test('output past 16 KB in one turn is written at once, in order, the rest at the end of the turn', async () => {
+  const { open } = setup();
+  const { session, socket } = open('a');
+  const big = (name: string) => name + 'x'.repeat(9000);
+  session.write(big('a'));
+  expect(socket.batches).toEqual([]);
+  session.write(big('b')); // 18 KB queued: out now, as big frames were before corking
+  expect(socket.batches).toEqual([[big('a'), big('b')]]);
+  session.write('small');
+  await nextTurn();
+  expect(socket.batches).toEqual([[big('a'), big('b')], ['small']]);
+});
+
 test('a closed session takes no frames, and frames queued before a socket is gone are dropped', async () => {
   const { open } = setup();
   const { session, socket } = open('a');

@@ -21,6 +21,14 @@ export interface SessionLimits extends RateSettings {
 }
 
 const settled: Promise<void> = Promise.resolve();
+/**
+ * Queued output past this goes out at once rather than at the end of the turn: one corked write
+ * holds no more (uWS' cork buffer is 16 KB), and large frames (a mailbox page of big messages)
+ * then reach the kernel while the next ones are being serialized, as they did before corking,
+ * instead of in one burst that outruns a proxy draining the socket (seen as 1013s in
+ * tests/gateway/slow-consumer.test.ts).
+ */
+const FLUSH_AT_BYTES = 16 * 1024;
 
 export class Session {
   state: SessionState = 'syncing';
@@ -71,7 +79,8 @@ export class Session {
 
   /**
    * Queues one frame; the session's frames of this turn go out together, in order, in one corked
-   * write (`flushOutput`). Returns false when the session is closed (nothing is queued then).
+   * write (`flushOutput`), or at once past FLUSH_AT_BYTES. Returns false when the session is
+   * closed (nothing is queued then).
    */
   write(frame: ServerFrame | string): boolean {
     if (this.conn === undefined || this.state === 'closed') return false;
@@ -83,6 +92,8 @@ export class Session {
       this.pending.push(text);
     }
     this.pendingBytes += text.length;
+    // The outbox may then list the session twice this turn: the second flush finds nothing.
+    if (this.pendingBytes >= FLUSH_AT_BYTES) this.flushOutput();
     return true;
   }
 
