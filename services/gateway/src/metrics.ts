@@ -15,6 +15,12 @@ export class GatewayMetrics {
     labelNames: ['status'],
     registers: [this.registry],
   });
+  readonly upgradesAbandoned = new Counter({
+    name: 'postbox_upgrades_abandoned_total',
+    help: 'Upgrades accepted whose connection ended before the session opened, by when (upgrade, open)',
+    labelNames: ['when'],
+    registers: [this.registry],
+  });
   readonly framesIn = new Counter({
     name: 'postbox_frames_in_total',
     help: 'Client frames received',

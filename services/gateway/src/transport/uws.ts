@@ -29,8 +29,12 @@ export interface HttpReply {
 export interface TransportHandlers<T> {
   /** Decides the upgrade before any WebSocket exists. */
   authorize(request: UpgradeRequest): Promise<UpgradeDecision<T>>;
-  /** The client went away after `authorize` accepted but before the upgrade completed. */
-  abandoned(context: T): void;
+  /**
+   * `authorize` accepted, but the connection ended before `open`: the client went away while the
+   * upgrade was decided (`upgrade`), or the socket closed between the upgrade and the deferred
+   * open (`open`; `code` is its close code).
+   */
+  abandoned(context: T, when: 'upgrade' | 'open', code?: number): void;
   open(context: T, conn: Connection): void;
   /** `text` is undefined for a binary frame. */
   message(context: T, text: string | undefined): void;
@@ -138,7 +142,7 @@ export function startTransport<T>(
     close: (ws, code) => {
       const userData = ws.getUserData();
       if (userData.phase === 1) handlers.close(userData.context, code);
-      else handlers.abandoned(userData.context);
+      else handlers.abandoned(userData.context, 'open', code);
       userData.phase = 2;
     },
   });
@@ -203,7 +207,7 @@ function upgrade<T>(
     )
     .then((decision) => {
       if (aborted) {
-        if (decision.accept) handlers.abandoned(decision.context);
+        if (decision.accept) handlers.abandoned(decision.context, 'upgrade');
         return;
       }
       res.cork(() => {
