@@ -165,7 +165,10 @@ test('10,000 random and malformed frames: only protocol answers, in order, or do
         `${String(result.errorInstance)}\nframes:\n${preview.join('\n')}`,
     );
   }
-  expect(framesSent).toBeGreaterThanOrEqual(RUNS * BATCH * 0.9);
+  // A batch ends at its first oversized frame (1009), so a random share of frames is never sent:
+  // about 7–10 % here, and 0.9 failed one CI run in three (8,985). This only guards against a
+  // fuzz that degenerates into closing at once.
+  expect(framesSent).toBeGreaterThanOrEqual(RUNS * BATCH * 0.8);
   // Every kind of answer came up, so the mix was not all one kind of garbage.
   const kinds = [...tally.keys()];
   for (const kind of [
