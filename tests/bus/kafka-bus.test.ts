@@ -4,12 +4,12 @@
  * sharing the topic do not see each other's messages.
  */
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { Kafka, logLevel, Partitioners, type Admin, type Producer } from 'kafkajs';
-import { createLogger, type Logger } from '@postbox/logger';
+import { createLogger } from '@postbox/logger';
 import { describeMessageBusContract, Inbox, makeMessage } from '../../services/gateway/src/bus/bus.contract';
 import { KafkaBus, type KafkaBusOptions } from '../../services/gateway/src/bus/kafka';
 import { kafkaBrokers } from '../support/infra';
+import { capturingLogger } from '../support/logs';
 
 // The integration project's testTimeout is not applied per project by jest 29; set it here.
 jest.setTimeout(60_000);
@@ -17,18 +17,6 @@ jest.setTimeout(60_000);
 const PARTITIONS = 3;
 const topic = `postbox.test.${process.pid}.${randomBytes(4).toString('hex')}`;
 const brokers = kafkaBrokers();
-
-/** A JSON-lines logger whose output the test can read. */
-function capturingLogger(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(chunk.toString('utf8'));
-      callback();
-    },
-  });
-  return { logger: createLogger({ name: 'bus-test', level: 'warn', pretty: false }, sink), lines };
-}
 
 function makeBus(gatewayId: string, overrides: Partial<KafkaBusOptions> = {}): KafkaBus {
   return new KafkaBus({

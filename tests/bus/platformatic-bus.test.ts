@@ -4,12 +4,12 @@
  * every bus starts at the topic's end, so tests sharing the topic do not see each other's messages.
  */
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { Kafka, logLevel, Partitioners, type Admin, type Producer } from 'kafkajs';
-import { createLogger, type Logger } from '@postbox/logger';
+import { createLogger } from '@postbox/logger';
 import { describeMessageBusContract, Inbox, makeMessage } from '../../services/gateway/src/bus/bus.contract';
 import { PlatformaticBus, type PlatformaticBusOptions } from '../../services/gateway/src/bus/platformatic';
 import { kafkaBrokers } from '../support/infra';
+import { capturingLogger } from '../support/logs';
 
 // @platformatic/kafka is ESM only. Node (>= 20.19) loads it with require(esm); jest 29's module
 // registry cannot, and its `module.createRequire` leads back into that registry. So the bus gets
@@ -26,18 +26,6 @@ jest.setTimeout(60_000);
 const PARTITIONS = 3;
 const topic = `postbox.test.plt.${process.pid}.${randomBytes(4).toString('hex')}`;
 const brokers = kafkaBrokers();
-
-/** A JSON-lines logger whose output the test can read. */
-function capturingLogger(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(chunk.toString('utf8'));
-      callback();
-    },
-  });
-  return { logger: createLogger({ name: 'bus-test', level: 'warn', pretty: false }, sink), lines };
-}
 
 function makeBus(gatewayId: string, overrides: Partial<PlatformaticBusOptions> = {}): PlatformaticBus {
   return new PlatformaticBus({

@@ -22,34 +22,23 @@ import type { Logger } from '@postbox/logger';
 import type { StoredMessage } from '../store/store';
 import type { BusHandler, MessageBus, Routes } from './bus';
 import { pinoLogCreator } from './kafka-log';
-import { PublishQueue, BusUnavailableError } from './publish-queue';
+import {
+  LEADER_ATTEMPTS,
+  LEADER_RETRY_MS,
+  publishQueue,
+  STOP_FLUSH_MS,
+  type KafkaBusOptions,
+} from './kafka-options';
+import { BusUnavailableError, type PublishQueue } from './publish-queue';
 import { decodeRecord, encodeRecords, type OutboundRecord } from './record';
 import { routeAssigner } from './route-assigner';
 
-export interface KafkaBusOptions {
-  brokers: string[];
-  clientId: string;
-  topic: string;
-  /** Partitions = routes; an existing topic with fewer is grown to this many at start. */
-  partitions: number;
-  replicationFactor: number;
-  gatewayId: string;
-  lingerMs: number;
-  batchMax: number;
-  logger: Logger;
-}
-
-const MAX_PENDING_PUBLISHES = 10_000;
-/** Under the broker's default message.max.bytes (1,048,588), with room for batch overhead. */
-const MAX_BATCH_BYTES = 900_000;
-const FAIL_FAST_MS = 1_000;
-const STOP_FLUSH_MS = 5_000;
 const JOIN_TIMEOUT_MS = 30_000;
-const LEADER_ATTEMPTS = 50;
-const LEADER_RETRY_MS = 100;
 const IDLE_FETCH_WAIT_MS = 500;
 const REVIVE_FIRST_MS = 500;
 const REVIVE_MAX_MS = 10_000;
+
+export type { KafkaBusOptions } from './kafka-options';
 
 type TopicOffsets = Map<number, string>;
 
@@ -95,13 +84,7 @@ export class KafkaBus implements MessageBus {
       createPartitioner: Partitioners.DefaultPartitioner, // Java-compatible murmur2 on the key
     });
     this.consumer = this.makeConsumer();
-    this.queue = new PublishQueue((records) => this.send(records), {
-      lingerMs: options.lingerMs,
-      batchMax: options.batchMax,
-      batchMaxBytes: MAX_BATCH_BYTES,
-      maxPending: MAX_PENDING_PUBLISHES,
-      failFastMs: FAIL_FAST_MS,
-    });
+    this.queue = publishQueue((records) => this.send(records), options);
     this.trackProducer();
   }
 

@@ -21,20 +21,17 @@ import type { Logger } from '@postbox/logger';
 import type { StoredMessage } from '../store/store';
 import type { BusHandler, MessageBus, Routes } from './bus';
 import { findInError, PartitionReader, toError } from './platformatic-reader';
-import { PublishQueue, BusUnavailableError } from './publish-queue';
+import {
+  LEADER_ATTEMPTS,
+  LEADER_RETRY_MS,
+  publishQueue,
+  STOP_FLUSH_MS,
+  type KafkaBusOptions,
+} from './kafka-options';
+import { BusUnavailableError, type PublishQueue } from './publish-queue';
 import { encodeRecords, type OutboundRecord } from './record';
 
-export interface PlatformaticBusOptions {
-  brokers: string[];
-  clientId: string;
-  topic: string;
-  /** Partitions = routes; an existing topic with fewer is grown to this many at start. */
-  partitions: number;
-  replicationFactor: number;
-  gatewayId: string;
-  lingerMs: number;
-  batchMax: number;
-  logger: Logger;
+export interface PlatformaticBusOptions extends KafkaBusOptions {
   /** How long the broker may hold an empty fetch; it answers at once when a record arrives. */
   maxWaitTimeMs?: number;
 }
@@ -46,14 +43,7 @@ interface Clients {
   reader: Consumer;
 }
 
-const MAX_PENDING_PUBLISHES = 10_000;
-/** Under the broker's default message.max.bytes (1,048,588), with room for batch overhead. */
-const MAX_BATCH_BYTES = 900_000;
-const FAIL_FAST_MS = 1_000;
-const STOP_FLUSH_MS = 5_000;
 const START_TIMEOUT_MS = 30_000;
-const LEADER_ATTEMPTS = 50;
-const LEADER_RETRY_MS = 100;
 const DEFAULT_MAX_WAIT_MS = 5_000;
 export class PlatformaticBus implements MessageBus {
   private readonly queue: PublishQueue;
@@ -71,13 +61,7 @@ export class PlatformaticBus implements MessageBus {
   constructor(private readonly options: PlatformaticBusOptions) {
     this.log = options.logger.child({ component: 'bus', topic: options.topic, client: 'platformatic' });
     this.maxWaitTime = options.maxWaitTimeMs ?? DEFAULT_MAX_WAIT_MS;
-    this.queue = new PublishQueue((records) => this.send(records), {
-      lingerMs: options.lingerMs,
-      batchMax: options.batchMax,
-      batchMaxBytes: MAX_BATCH_BYTES,
-      maxPending: MAX_PENDING_PUBLISHES,
-      failFastMs: FAIL_FAST_MS,
-    });
+    this.queue = publishQueue((records) => this.send(records), options);
   }
 
   /**
